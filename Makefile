@@ -1,0 +1,58 @@
+# The front door. Every target sets up what it needs: a fresh machine needs only `make run` or `make test`.
+SHELL      := /bin/bash
+PYTHON     ?= python3
+VENV       := .venv
+BIN        := $(VENV)/bin
+TURING     := $(BIN)/turing
+WORKFLOW   ?= 3001
+LIMIT      ?=
+STAMP      := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+
+.PHONY: help venv db db-stop migrate demo run test validate psql status health bench lint clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is needed (PYTHON=$(PYTHON))"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+venv: $(STAMP)  ## create the virtual environment and install the project
+
+db: venv  ## create and start the embedded PostgreSQL with pg_cron (no-op with an external database)
+	$(TURING) db start
+
+db-stop: venv  ## stop the embedded PostgreSQL
+	$(TURING) db stop
+
+migrate: db  ## alembic upgrade head on the configured database
+	$(TURING) migrate
+
+demo: migrate  ## load the 2,000 demo postings when the database has none
+	$(TURING) postings load-demo --if-empty
+
+run: demo  ## provision, then process every pending posting of WORKFLOW (default 3001)
+	$(TURING) run --workflow $(WORKFLOW) $(if $(LIMIT),--limit $(LIMIT))
+
+status: db  ## postings by state and the latest runs
+	$(TURING) status
+
+health: db  ## database, pg_cron, migrations and the refresh job
+	$(TURING) health
+
+psql: db  ## psql on the configured database
+	$(TURING) psql
+
+test: venv  ## the whole test suite against a throwaway PostgreSQL with pg_cron
+	$(BIN)/python -m pytest
+
+lint: venv  ## ruff and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+clean: db-stop  ## stop the embedded cluster and remove it with the virtual environment
+	rm -rf .turing $(VENV)

@@ -1,0 +1,249 @@
+"""The `turing` command: provision, load postings, run, and look at the database.
+
+Each subcommand is a thin layer over a module of the package (cluster, migrations, postings,
+reports); errors that a user can fix are printed as one readable line and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.engine import Engine
+
+from turing_db import cluster, migrations, postings, procedures, reports
+from turing_db.db import DatabaseUnavailable, check_connection, get_engine
+from turing_db.settings import ConfigurationError, Settings, load_settings
+
+console = Console()
+USER_ERRORS = (
+    ConfigurationError,
+    DatabaseUnavailable,
+    cluster.ClusterError,
+    migrations.MigrationFailed,
+    postings.ImportRejected,
+    procedures.PinnedVersionMissing,
+    reports.WorkflowNotFound,
+    FileNotFoundError,
+    ValueError,
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except USER_ERRORS as exc:
+        console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+        return 2
+    except KeyboardInterrupt:
+        console.print("interrupted")
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="turing", description="Provision, validate and run LLM batch workflows."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(
+        name: str, handler: Callable[[argparse.Namespace], int | None], help: str
+    ) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        p.set_defaults(handler=handler)
+        return p
+
+    db = command("db", cmd_db, "start, stop or inspect the embedded PostgreSQL cluster")
+    db.add_argument("action", choices=["start", "stop", "status", "url"])
+
+    command("migrate", cmd_migrate, "apply every migration (alembic upgrade head)")
+
+    post = command("postings", cmd_postings, "load postings into the database")
+    post.add_argument("action", choices=["load-demo", "import"])
+    post.add_argument("file", nargs="?", type=Path, help="CSV or JSON Lines file (import)")
+    post.add_argument("--count", type=int, default=postings.DEFAULT_COUNT, help="demo postings to generate")
+    post.add_argument("--seed", type=int, default=3001, help="seed of the demo generator")
+    post.add_argument("--if-empty", action="store_true", help="load the demo only when there are no postings")
+
+    run = command("run", cmd_run, "process the pending postings of a workflow")
+    run.add_argument("--workflow", type=int, required=True)
+    run.add_argument("--limit", type=int, default=None, help="at most this many postings")
+
+    command("psql", cmd_psql, "open psql on the configured database (the password stays out of argv)")
+    command("status", cmd_status, "postings by stage, and the latest runs")
+    command("health", cmd_health, "check the database, pg_cron, migrations and the refresh job")
+
+    proc = command("procedures", cmd_procedures, "SQL objects of procedures/: digests for pins, freeze")
+    proc.add_argument("action", choices=["digests", "freeze"])
+    return parser
+
+
+# -- handlers -------------------------------------------------------------------------------------
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    if not settings.embedded:
+        if args.action == "url":
+            print(settings.safe_url)
+        else:
+            console.print(
+                f"an external database is configured ({settings.safe_url}): nothing to {args.action}"
+            )
+        return 0
+    embedded = cluster.EmbeddedCluster.default()
+    if args.action == "start":
+        console.print(embedded.ensure_running())
+    elif args.action == "stop":
+        console.print(embedded.stop())
+    elif args.action == "url":
+        print(embedded.url().render_as_string(hide_password=True))
+    else:
+        state = "running" if embedded.is_running() else "stopped"
+        console.print(
+            f"embedded PostgreSQL is {state} (data {embedded.data_dir}, socket {embedded.socket_dir})"
+        )
+        return 0 if state == "running" else 1
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    settings, engine = _connect()
+    before = migrations.current_revision(engine)
+    migrations.upgrade(engine)
+    after = migrations.current_revision(engine)
+    if before == after:
+        console.print(f"database {settings.safe_url} is up to date (revision {after})")
+    else:
+        console.print(f"database {settings.safe_url} migrated from {before or 'empty'} to {after}")
+    return 0
+
+
+def cmd_postings(args: argparse.Namespace) -> int:
+    _, engine = _connect()
+    if args.action == "import":
+        if args.file is None:
+            raise ValueError("postings import needs a FILE (.csv or .jsonl)")
+        if not args.file.is_file():
+            raise FileNotFoundError(f"no such file: {args.file}")
+        report = postings.import_file(engine, args.file)
+        console.print(report.describe(str(args.file)), highlight=False)
+        return 0
+    existing = postings.count_postings(engine)
+    if args.if_empty and existing:
+        console.print(f"{existing} postings already stored: demo postings not loaded")
+        return 0
+    report = postings.load_demo(engine, count=args.count, seed=args.seed)
+    console.print(
+        f"demo postings (seed {args.seed}): {report.inserted} inserted, "
+        f"{len(report.duplicates)} already present; {existing + report.inserted} postings stored"
+    )
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    _, engine = _connect()
+    plan = reports.entry_plan(engine, args.workflow)
+    table = Table(title=f"workflow {args.workflow}: pending postings by entry point")
+    for column in ("stage", "entry point", "postings"):
+        table.add_column(column, justify="right" if column == "postings" else "left")
+    for row in plan:
+        table.add_row(row.stage, row.entry_point or "[red]none: cannot be routed[/]", str(row.postings))
+    console.print(table)
+    pending = sum(row.postings for row in plan)
+    console.print(
+        f"{pending} posting(s) pending for workflow {args.workflow}. The wave processor is not built yet "
+        "(issue #4): nothing was executed, no posting was changed."
+    )
+    return 0
+
+
+def psql_invocation(settings: Settings) -> tuple[list[str], dict[str, str]]:
+    """psql's argv and environment for `settings`: the password travels in PGPASSWORD only."""
+    url = settings.url
+    host = url.host or str(url.query.get("host", ""))
+    port = url.port or url.query.get("port") or 5432
+    argv = [
+        "psql",
+        "-h",
+        host,
+        "-p",
+        str(port),
+        "-U",
+        url.username or "postgres",
+        "-d",
+        url.database or "postgres",
+    ]
+    env = dict(os.environ)
+    if settings.password is not None:
+        env["PGPASSWORD"] = settings.password.reveal()
+    return argv, env
+
+
+def cmd_psql(args: argparse.Namespace) -> int:
+    argv, env = psql_invocation(load_settings())
+    os.execvpe(argv[0], argv, env)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    _, engine = _connect()
+    counts = reports.posting_counts(engine)
+    table = Table(title="postings")
+    table.add_column("state")
+    table.add_column("postings", justify="right")
+    for state, number in counts.items():
+        table.add_row(state, str(number))
+    console.print(table)
+    runs = reports.latest_runs(engine)
+    if not runs:
+        console.print("no workflow runs yet")
+        return 0
+    runs_table = Table(title="latest runs")
+    for column in ("run", "workflow", "status", "started", "finished", "checkpoints"):
+        runs_table.add_column(column)
+    for run in runs:
+        runs_table.add_row(*(str(value) if value is not None else "" for value in run))
+    console.print(runs_table)
+    return 0
+
+
+def cmd_health(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    engine = get_engine(settings)
+    checks = reports.health_checks(engine, settings, migrations.head_revision())
+    table = Table(title=f"health of {settings.safe_url}")
+    table.add_column("check")
+    table.add_column("ok")
+    table.add_column("detail")
+    for check in checks:
+        table.add_row(check.name, "[green]yes[/]" if check.ok else "[red]no[/]", check.detail)
+    console.print(table)
+    return 0 if all(check.ok for check in checks) else 1
+
+
+def cmd_procedures(args: argparse.Namespace) -> int:
+    if args.action == "digests":
+        for name, digest in procedures.digests().items():
+            print(f"{digest}  {name}")
+    else:
+        stored = procedures.freeze()
+        console.print("\n".join(f"froze {item}" for item in stored) or "every pinned version resolves")
+    return 0
+
+
+def _connect() -> tuple[Settings, Engine]:
+    settings = load_settings()
+    engine = get_engine(settings)
+    check_connection(engine, settings)
+    return settings, engine
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""One connection pool per process, and the checks every command makes before it touches data.
+
+The pool is SQLAlchemy's QueuePool (at most `TURING_DB_POOL_SIZE` connections, 10 by default) with
+pre-ping, so a restarted database costs one failed ping rather than a failed command.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+
+from turing_db.settings import Settings, load_settings
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached; the message names it (never its password) and the fix."""
+
+
+_engine: Engine | None = None
+_engine_lock = threading.Lock()
+
+
+def make_engine(settings: Settings) -> Engine:
+    return create_engine(
+        settings.url,
+        pool_size=settings.pool_size,
+        max_overflow=0,
+        pool_pre_ping=True,
+        pool_timeout=30,
+        connect_args={"application_name": "turing_db", "connect_timeout": 10},
+    )
+
+
+def get_engine(settings: Settings | None = None) -> Engine:
+    """The process-wide engine, created on first use from `settings` (or the environment)."""
+    global _engine
+    with _engine_lock:
+        if _engine is None:
+            _engine = make_engine(settings or load_settings())
+        return _engine
+
+
+def dispose_engine() -> None:
+    """Close every pooled connection (tests, and the parent before it forks workers)."""
+    global _engine
+    with _engine_lock:
+        if _engine is not None:
+            _engine.dispose()
+            _engine = None
+
+
+def check_connection(engine: Engine, settings: Settings) -> None:
+    """Fail with a readable message when the database cannot be reached."""
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "connection failed"
+        hint = (
+            "run `make db` to start the embedded cluster"
+            if settings.embedded
+            else ("check TURING_DATABASE_URL / TURING_DB_* and that the server is up")
+        )
+        if "password" in reason:
+            hint = "the server wants a password: set TURING_DB_PASSWORD (or put it in .env)"
+        raise DatabaseUnavailable(f"cannot connect to {settings.safe_url}: {reason} ({hint})") from None

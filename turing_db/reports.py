@@ -1,0 +1,142 @@
+"""Read-only views of the database for people: entry plans, posting counts, runs and health.
+
+Every query here only reads; the numbers come from SQL (posting_entry_points(), the runs and
+checkpoint tables, pg_cron's catalog) so that psql users and the CLI see the same thing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from turing_db.settings import Settings
+
+REFRESH_JOB = "refresh-actor-performance"
+
+
+class WorkflowNotFound(Exception):
+    """No workflow has that id."""
+
+
+@dataclass(frozen=True)
+class EntryPlanRow:
+    stage: str
+    entry_point: str | None
+    postings: int
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def entry_plan(engine: Engine, workflow_id: int) -> list[EntryPlanRow]:
+    """Pending postings per entry point, by stage routing (posting_entry_points())."""
+    with engine.connect() as conn:
+        exists = conn.execute(text("SELECT 1 FROM workflows WHERE workflow_id = :id"), {"id": workflow_id})
+        if exists.first() is None:
+            raise WorkflowNotFound(
+                f"workflow {workflow_id} does not exist (the table workflows lists those that do)"
+            )
+        rows = conn.execute(
+            text(
+                """
+                SELECT route.entry_stage, conversation.canonical_name, count(*) AS postings
+                  FROM posting_entry_points(:id) AS route
+                  JOIN stages ON stages.stage_name = route.entry_stage
+                  LEFT JOIN conversations AS conversation
+                         ON conversation.conversation_id = route.entry_conversation_id
+                 GROUP BY route.entry_stage, stages.stage_order, conversation.canonical_name
+                 ORDER BY stages.stage_order
+                """
+            ),
+            {"id": workflow_id},
+        )
+        return [EntryPlanRow(stage, entry, int(count)) for stage, entry, count in rows]
+
+
+def posting_counts(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        row = conn.execute(
+            text(
+                """
+                SELECT count(*),
+                       count(*) FILTER (WHERE summary IS NOT NULL AND skills IS NOT NULL AND score IS NOT NULL),
+                       count(*) FILTER (WHERE quarantined_at IS NOT NULL),
+                       count(*) FILTER (WHERE NOT enabled)
+                  FROM postings
+                """
+            )
+        ).one()
+    total, complete, quarantined, disabled = (int(value) for value in row)
+    return {"total": total, "complete": complete, "quarantined": quarantined, "disabled": disabled,
+            "pending": total - complete - quarantined - disabled}  # fmt: skip
+
+
+def latest_runs(engine: Engine, limit: int = 10) -> list[tuple[Any, ...]]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                """
+                SELECT run.workflow_run_id, run.workflow_id, run.status,
+                       date_trunc('second', run.started_at), date_trunc('second', run.finished_at),
+                       (SELECT count(*) FROM posting_state_checkpoints AS checkpoint
+                         WHERE checkpoint.workflow_run_id = run.workflow_run_id)
+                  FROM workflow_runs AS run
+                 ORDER BY run.workflow_run_id DESC
+                 LIMIT :limit
+                """
+            ),
+            {"limit": limit},
+        )
+        return [tuple(row) for row in rows]
+
+
+def health_checks(engine: Engine, settings: Settings, head: str) -> list[Check]:
+    """Connectivity, pg_cron preload and extension, migration revision, and the refresh job."""
+    try:
+        with engine.connect() as conn:
+            version = conn.execute(text("SHOW server_version")).scalar_one()
+            cron_database, database = conn.execute(
+                text("SELECT current_setting('cron.database_name', true), current_database()")
+            ).one()
+            has_cron = conn.execute(text("SELECT 1 FROM pg_extension WHERE extname = 'pg_cron'")).first()
+            has_version_table = conn.execute(text("SELECT to_regclass('public.alembic_version')")).scalar()
+            revision = (
+                conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+                if has_version_table
+                else None
+            )
+            job = None
+            if has_cron:
+                job = conn.execute(
+                    text(
+                        """
+                        SELECT job.schedule, job.active,
+                               (SELECT status || ' at ' || date_trunc('second', end_time)
+                                  FROM cron.job_run_details AS detail
+                                 WHERE detail.jobid = job.jobid
+                                 ORDER BY detail.runid DESC LIMIT 1)
+                          FROM cron.job AS job WHERE job.jobname = :name
+                        """
+                    ),
+                    {"name": REFRESH_JOB},
+                ).first()
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        return [Check("database reachable", False, reason)]
+    return [
+        Check("database reachable", True, f"PostgreSQL {version}, database {database}"),
+        Check("pg_cron preloaded", cron_database is not None,
+              f"cron.database_name = {cron_database}" if cron_database else "add pg_cron to shared_preload_libraries"),
+        Check("pg_cron extension", bool(has_cron), "installed" if has_cron else "run migrations (turing migrate)"),
+        Check("migrations at head", revision == head, f"database at {revision or 'nothing'}, code at {head}"),
+        Check(f"cron job {REFRESH_JOB}", bool(job and job[1]),
+              f"schedule {job[0]}, last run: {job[2] or 'not yet'}" if job else "missing: run migrations"),
+    ]  # fmt: skip
