@@ -34,7 +34,9 @@ def test_load_demo_then_plan_a_run(clean_data: Engine, turing_env: dict[str, str
     assert "nothing was executed" in planned.stdout
 
 
-def test_bad_import_exits_2_with_the_line(clean_data: Engine, turing_env: dict[str, str], tmp_path: Path) -> None:
+def test_bad_import_exits_2_with_the_line(
+    clean_data: Engine, turing_env: dict[str, str], tmp_path: Path
+) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("job_title,job_description\nCook,\n")
     result = turing(turing_env, "postings", "import", str(bad))
@@ -52,7 +54,12 @@ def test_unknown_workflow_is_a_clear_error(turing_env: dict[str, str]) -> None:
 def test_health_reports_every_check_ok(turing_env: dict[str, str]) -> None:
     result = turing(turing_env, "health")
     assert result.returncode == 0, result.stdout + result.stderr
-    for check in ("database reachable", "pg_cron preloaded", "migrations at head", "refresh-actor-performance"):
+    for check in (
+        "database reachable",
+        "pg_cron preloaded",
+        "migrations at head",
+        "refresh-actor-performance",
+    ):
         assert check in result.stdout
 
 

@@ -30,7 +30,9 @@ def test_valid_csv_is_imported_with_every_field(clean_data: Engine, tmp_path: Pa
     assert (row.company, row.location, row.source) == ("Chez {Nous}", "Lyon, France", "import")
 
 
-def test_bad_csv_rows_are_reported_by_line_and_nothing_is_imported(clean_data: Engine, tmp_path: Path) -> None:
+def test_bad_csv_rows_are_reported_by_line_and_nothing_is_imported(
+    clean_data: Engine, tmp_path: Path
+) -> None:
     path = tmp_path / "bad.csv"
     path.write_text(
         "job_title,job_description\n"
@@ -69,14 +71,19 @@ def test_bad_jsonl_rows_are_reported_by_line(clean_data: Engine, tmp_path: Path)
 
 
 def test_duplicates_are_skipped_and_named(clean_data: Engine, tmp_path: Path) -> None:
-    first = write_jsonl(tmp_path / "first.jsonl", [{"job_title": "Line Cook", "job_description": "Prepare food."}])
+    first = write_jsonl(
+        tmp_path / "first.jsonl", [{"job_title": "Line Cook", "job_description": "Prepare food."}]
+    )
     import_file(clean_data, first)
     with clean_data.connect() as conn:
         existing = conn.execute(text("SELECT posting_id FROM postings")).scalar_one()
     second = write_jsonl(
         tmp_path / "second.jsonl",
         [
-            {"job_title": "LINE COOK ", "job_description": "prepare   food."},  # same text, other case/spacing
+            {
+                "job_title": "LINE COOK ",
+                "job_description": "prepare   food.",
+            },  # same text, other case/spacing
             {"job_title": "Baker", "job_description": "Bake bread."},
             {"job_title": "Baker", "job_description": "Bake bread."},  # repeated inside the file
         ],
