@@ -120,9 +120,9 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     migrations.upgrade(engine)
     after = migrations.current_revision(engine)
     if before == after:
-        console.print(f"database {settings.safe_url} is up to date (revision {after})")
+        console.print(f"{settings.describe()} is up to date (revision {after})")
     else:
-        console.print(f"database {settings.safe_url} migrated from {before or 'empty'} to {after}")
+        console.print(f"{settings.describe()} migrated from {before or 'empty'} to {after}")
     return 0
 
 
@@ -218,7 +218,7 @@ def cmd_health(args: argparse.Namespace) -> int:
     settings = load_settings()
     engine = get_engine(settings)
     checks = reports.health_checks(engine, settings, migrations.head_revision())
-    table = Table(title=f"health of {settings.safe_url}")
+    table = Table(title=f"health of {settings.describe()}")
     table.add_column("check")
     table.add_column("ok")
     table.add_column("detail")

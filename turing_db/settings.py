@@ -68,6 +68,12 @@ class Settings:
         """The URL with the password masked: the only form that may be printed or logged."""
         return self.url.render_as_string(hide_password=True)
 
+    def describe(self) -> str:
+        """A short, password-free name of the database for people."""
+        if self.embedded:
+            return f"the embedded cluster (database {self.url.database}, socket {self.url.query['host']})"
+        return self.safe_url
+
     def __repr__(self) -> str:
         return f"Settings(url={self.safe_url!r}, embedded={self.embedded}, pool_size={self.pool_size})"
 
