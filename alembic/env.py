@@ -4,10 +4,10 @@ A caller (tests, `turing migrate`) may pass an open connection as `config.attrib
 otherwise the settings decide (TURING_DATABASE_URL, TURING_DB_*, or the embedded cluster).
 """
 
+from alembic import context
 from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 
-from alembic import context
 from turing_db.settings import load_settings
 
 config = context.config

@@ -7,13 +7,13 @@ handed to env.py, so `make run` and the tests provision exactly as `alembic upgr
 from __future__ import annotations
 
 import psycopg2
+from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-from alembic import command
 from turing_db.settings import PROJECT_DIR
 
 

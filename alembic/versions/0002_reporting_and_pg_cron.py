@@ -7,6 +7,7 @@ Create Date: 2026-11-22
 """
 
 from alembic import op
+
 from turing_db.procedures import execute_script, install
 
 revision = "0002"
