@@ -6,6 +6,7 @@ CREATE OR REPLACE FUNCTION public.workflow_stage_entries(p_workflow_id integer)
 RETURNS TABLE (stage_name text, entry_conversation_ids integer[])
 LANGUAGE sql
 STABLE
+ROWS 20
 SET search_path = pg_catalog, public, pg_temp
 AS $function$
     WITH entry AS (

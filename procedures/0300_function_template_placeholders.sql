@@ -6,6 +6,7 @@ CREATE OR REPLACE FUNCTION public.template_placeholders(p_template text)
 RETURNS TABLE (ordinal bigint, token text, kind text, name text)
 LANGUAGE sql
 IMMUTABLE PARALLEL SAFE
+ROWS 4
 SET search_path = pg_catalog, public, pg_temp
 AS $function$
     SELECT match.ordinal,

@@ -5,6 +5,7 @@ RETURNS TABLE (conversation_id integer, canonical_name text, execution_order int
                entry_stage text, max_visits integer, actor_id integer)
 LANGUAGE sql
 STABLE
+ROWS 20
 SET search_path = pg_catalog, public, pg_temp
 AS $function$
     SELECT step.conversation_id, conversation.canonical_name, step.execution_order, step.is_entry_point,

@@ -7,6 +7,7 @@ RETURNS TABLE (conversation_id integer, canonical_name text, instruction_step_id
                next_conversation_id integer, target_kind text)
 LANGUAGE sql
 STABLE
+ROWS 60
 SET search_path = pg_catalog, public, pg_temp
 AS $function$
     SELECT step.conversation_id, step.canonical_name, branch.instruction_step_id, branch.branch_condition,

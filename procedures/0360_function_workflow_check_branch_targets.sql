@@ -5,6 +5,7 @@ RETURNS TABLE (severity text, check_name text, conversation text, message text)
 LANGUAGE sql
 STABLE
 SET search_path = pg_catalog, public, pg_temp
+SET jit = off  -- planning a few rows; JIT compilation would cost a second
 AS $function$
     SELECT 'error', 'branch_target', branch.canonical_name,
            format('branch %s (%s) of conversation %s leads to %s (conversation_id %s), which %s',

@@ -5,6 +5,7 @@ RETURNS TABLE (severity text, check_name text, conversation text, message text)
 LANGUAGE sql
 STABLE
 SET search_path = pg_catalog, public, pg_temp
+SET jit = off  -- planning a few rows; JIT compilation would cost a second
 AS $function$
     SELECT 'error', 'entry_point_missing', NULL::text,
            format('workflow %s has no enabled entry point: set workflow_conversations.is_entry_point on '

@@ -6,6 +6,7 @@ RETURNS TABLE (severity text, check_name text, conversation text, message text)
 LANGUAGE sql
 STABLE
 SET search_path = pg_catalog, public, pg_temp
+SET jit = off  -- planning a few rows; JIT compilation would cost a second
 AS $function$
     WITH handler AS (
         SELECT 1 FROM public.conversations AS c

@@ -8,6 +8,7 @@ CREATE OR REPLACE FUNCTION public.workflow_dominators(p_workflow_id integer)
 RETURNS TABLE (conversation_id integer, immediate_dominator integer, dom_pre integer, dom_post integer)
 LANGUAGE plpgsql
 STABLE
+ROWS 20
 SET search_path = pg_catalog, public, pg_temp
 AS $function$
 DECLARE

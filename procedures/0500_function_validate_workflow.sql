@@ -8,6 +8,7 @@ RETURNS TABLE (severity text, check_name text, conversation text, message text)
 LANGUAGE sql
 STABLE
 SET search_path = pg_catalog, public, pg_temp
+SET jit = off  -- planning a few rows; JIT compilation would cost a second
 AS $function$
     WITH finding AS (
         SELECT * FROM public.workflow_check_definition(p_workflow_id)

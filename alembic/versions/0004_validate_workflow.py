@@ -39,7 +39,7 @@ def upgrade() -> None:
     install(
         connection,
         "0150_function_workflow_stage_entries.sql",
-        "cef77d30ebd4f53287709e818c83c55f362aa636b609e84ed09bd0ef3c5a82f3",
+        "267e7a06058a3acddb177625fe5338944497f3bcd22542c7e133df2a61af1f42",
     )
     install(
         connection,
@@ -49,77 +49,77 @@ def upgrade() -> None:
     install(
         connection,
         "0300_function_template_placeholders.sql",
-        "b3328b9674d4fb58e1956c41b7afde82c59b9b5ad7f60593fadbb1f4c01dbc42",
+        "e4b08ddc5cdf22e6facbf5fe8e5501ec39af38fd6541ffeb4a7fb72978b04945",
     )
     install(
         connection,
         "0310_function_workflow_steps.sql",
-        "777a3ffdf565ed4523322696c2576b776fce2ecec0734485346c80628e628195",
+        "0b61f0719bdfb4ec3e6f7af885d972e39216317df3c975c7a3922ca2bea41cb4",
     )
     install(
         connection,
         "0320_function_workflow_branches.sql",
-        "02a25228bfe99d4d1c7493d2085e9c1aa1f2ba14f2cee987aa7b16da5258a65b",
+        "460e6e7c8af975fcc0527985d2e3069cefc62f77a0b3eda9cab9ecbcc803ad7c",
     )
     install(
         connection,
         "0330_function_workflow_check_definition.sql",
-        "7220435e8622ea9e6508e61636940cee6f13dd82e227afaf5e9ebac9776bf5b3",
+        "878fa7891003a051c13d603480e99f9050ee9966b1a2932e5efa04f2f3b2ea2b",
     )
     install(
         connection,
         "0340_function_workflow_check_actors.sql",
-        "20755daaf7bef47b5d7496e2b395a146a91b306164a40d2198a1fa583178b70d",
+        "87fb24f1fc37be54ea325abc61cfbede28352d60f9602ec92b49099d1997aee5",
     )
     install(
         connection,
         "0350_function_workflow_check_instructions.sql",
-        "1b8470aa1c0b36ffc328604a6a0b87fef4fc91b2f7bb944a3f2e368cda14cfdf",
+        "5e63b07d60c4c9eab47803d1e24d4e2a12ba833674738e09ee0a0bc591e3289a",
     )
     install(
         connection,
         "0360_function_workflow_check_branch_targets.sql",
-        "be09effa57766a821e425ff7182bd3093015a745f971a0a8b5286dc0bb59530e",
+        "a6e67f68a4fb168008ebd6e41e43185a2b7d05816fc7e7d84fcdde15ccf56982",
     )
     install(
         connection,
         "0370_function_workflow_check_entry_points.sql",
-        "5cd87de222d045de0347c26f59c5eb4e32b0c2d70fb4d3e01813b6bc7e75abb1",
+        "c91ff27e0e1dcff2ca82870cb841c994b4075774b72a4ae58051d7f4fd66978d",
     )
     install(
         connection,
         "0380_function_workflow_check_reachability.sql",
-        "f58d9c41f669cb67444aa044975f42dbb1f33b60f6342ae6a95b5778fb3a9dfa",
+        "b1ef19ffbfbd3a63443a6b5d4581108cfa4722f684aa7dd5a87504508f82c7f4",
     )
     install(
         connection,
         "0390_function_workflow_check_termination.sql",
-        "e51083f4bd9e417c46b0f2f8fcf9b5dd62a988facfa072554c1a68bdf81d9018",
+        "9a098e8f1ef582b3fa860468edb8be1e1be7570473b3f694bd4184fe719967a8",
     )
     install(
         connection,
         "0400_function_workflow_check_error_handling.sql",
-        "03ea994e9436ca52afbb184a456415697eb27b685a00eb0ebf1962d1b87256ff",
+        "35e8827ddc9f7038623c9b4447ceb7cb6d3fc8459d587cd0d0044e992d0f0ff9",
     )
     install(
         connection,
         "0410_function_workflow_check_branch_conditions.sql",
-        "c49df418f1d78bac989af8a245aa17cf0df8a8276ffe9efbc9c16c1363bd2be5",
+        "7089ef96cd16c93dcf17c2cd9c5c9fedeccd4d656e1af4850e8e083cc8375999",
     )
     install(
         connection,
         "0420_function_workflow_dominators.sql",
-        "53fd4f77f3da93ea3cf09fefd650977e1eada99aab58de24a60954f86077e678",
+        "6b91430adaa6ba6dfce02d8bd77b363411ae3dc5c655477235daf4d9da0d39a4",
     )
     install(
         connection,
         "0430_function_workflow_check_placeholders.sql",
-        "292e3a0a1d9f909b96cbf2f8b49fb2024e05986073f4bf2232ab8838508d4bbf",
+        "d02b6d1c70e5826f00ed22c539a4056e354af165ed479056e11b939aa6d86229",
     )
     install(
         connection,
         "0500_function_validate_workflow.sql",
-        "eacf872bf979c199f60e0b2f43184c462164e1c327c2e8edd903e12052a38f19",
+        "effb0de2f9fd03177ac8dabe873036d6cd7592fe24d6215e711032730a41f9f1",
     )
 
 
