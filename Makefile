@@ -37,6 +37,9 @@ demo: migrate  ## load the 2,000 demo postings when the database has none
 run: demo  ## provision, then process every pending posting of WORKFLOW (default 3001)
 	$(TURING) run --workflow $(WORKFLOW) $(if $(LIMIT),--limit $(LIMIT))
 
+validate: migrate  ## check WORKFLOW's definition (exit 1 when it has errors)
+	$(TURING) validate --workflow $(WORKFLOW)
+
 status: db  ## postings by state and the latest runs
 	$(TURING) status
 

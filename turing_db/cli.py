@@ -7,6 +7,7 @@ reports); errors that a user can fix are printed as one readable line and exit w
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -16,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import Engine
 
-from turing_db import cluster, migrations, postings, procedures, reports
+from turing_db import cluster, migrations, postings, procedures, reports, validation
 from turing_db.db import DatabaseUnavailable, check_connection, get_engine
 from turing_db.settings import ConfigurationError, Settings, load_settings
 
@@ -71,6 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     post.add_argument("--count", type=int, default=postings.DEFAULT_COUNT, help="demo postings to generate")
     post.add_argument("--seed", type=int, default=3001, help="seed of the demo generator")
     post.add_argument("--if-empty", action="store_true", help="load the demo only when there are no postings")
+
+    check = command("validate", cmd_validate, "check a workflow's definition (exit 1 when it has errors)")
+    check.add_argument("--workflow", type=int, required=True)
+    check.add_argument("--json", action="store_true", help="print the findings as JSON")
 
     run = command("run", cmd_run, "process the pending postings of a workflow")
     run.add_argument("--workflow", type=int, required=True)
@@ -148,8 +153,37 @@ def cmd_postings(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_validate(args: argparse.Namespace) -> int:
+    _, engine = _connect()
+    report = validation.validate(engine, args.workflow)
+    if args.json:
+        print(json.dumps(report.as_json(), indent=2))
+    else:
+        print_findings(report)
+    return 0 if report.valid else 1
+
+
+def print_findings(report: validation.ValidationReport) -> None:
+    table = Table(title=f"workflow {report.workflow_id}", show_lines=False)
+    for column in ("severity", "check", "conversation", "message"):
+        table.add_column(column, overflow="fold")
+    style = {"error": "bold red", "warning": "yellow", "ok": "green"}
+    for finding in report.findings:
+        table.add_row(f"[{style[finding.severity]}]{finding.severity}[/]", finding.check_name,
+                      finding.conversation or "", finding.message)  # fmt: skip
+    console.print(table)
+    verdict = "valid" if report.valid else "INVALID"
+    console.print(f"workflow {report.workflow_id} is {verdict}: {len(report.errors)} error(s), "
+                  f"{len(report.warnings)} warning(s)")  # fmt: skip
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     _, engine = _connect()
+    report = validation.validate(engine, args.workflow)
+    if not report.valid:
+        print_findings(report)
+        console.print("refused: an invalid workflow is not run; no posting was touched")
+        return 1
     plan = reports.entry_plan(engine, args.workflow)
     table = Table(title=f"workflow {args.workflow}: pending postings by entry point")
     for column in ("stage", "entry point", "postings"):

@@ -1,10 +1,13 @@
 """The `turing` command and `make run`, as whole processes against the test database."""
 
+import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from turing_db.settings import PROJECT_DIR
@@ -45,9 +48,9 @@ def test_bad_import_exits_2_with_the_line(
     assert "nothing imported" in result.stdout
 
 
-def test_unknown_workflow_is_a_clear_error(turing_env: dict[str, str]) -> None:
+def test_unknown_workflow_is_refused_by_validation(turing_env: dict[str, str]) -> None:
     result = turing(turing_env, "run", "--workflow", "999")
-    assert result.returncode == 2
+    assert result.returncode == 1
     assert "workflow 999 does not exist" in result.stdout
 
 
@@ -91,3 +94,52 @@ def test_make_run_provisions_an_external_database_and_is_safe_to_repeat(
         else:
             assert "2000 postings already stored" in result.stdout
         assert "2000 posting(s) pending for workflow 3001" in result.stdout
+
+
+@pytest.fixture
+def broken_workflow(engine: Engine) -> Iterator[int]:
+    """Workflow 6001: a single step that no entry point reaches and no branch leaves (committed)."""
+    with engine.begin() as conn:
+        conn.execute(text("""
+            INSERT INTO workflows (workflow_id, workflow_name) VALUES (6001, 'broken');
+            INSERT INTO conversations (conversation_name, canonical_name, actor_id)
+            SELECT 'Lost', 'lost_step', actor_id FROM actors WHERE actor_name = 'stage_saver';
+            INSERT INTO workflow_conversations (workflow_id, conversation_id, execution_order)
+            SELECT 6001, conversation_id, 1 FROM conversations WHERE canonical_name = 'lost_step';
+        """))  # fmt: skip
+    yield 6001
+    with engine.begin() as conn:
+        conn.execute(text("""
+            DELETE FROM workflows WHERE workflow_id = 6001;
+            DELETE FROM conversations WHERE canonical_name = 'lost_step';
+        """))  # fmt: skip
+
+
+def test_validate_exits_0_for_a_valid_workflow(turing_env: dict[str, str]) -> None:
+    result = turing(turing_env, "validate", "--workflow", "3001")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "workflow 3001 is valid: 0 error(s)" in result.stdout
+
+
+def test_validate_exits_1_and_lists_the_findings(turing_env: dict[str, str], broken_workflow: int) -> None:
+    result = turing(turing_env, "validate", "--workflow", str(broken_workflow), "--json")
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert report["valid"] is False
+    checks = {(finding["check_name"], finding["conversation"]) for finding in report["findings"]}
+    assert {
+        ("entry_point_missing", None),
+        ("instruction_missing", "lost_step"),
+        ("dead_end", "lost_step"),
+    } <= checks
+
+
+def test_run_refuses_an_invalid_workflow_before_touching_postings(
+    clean_data: Engine, turing_env: dict[str, str], broken_workflow: int
+) -> None:
+    turing(turing_env, "postings", "load-demo", "--count", "5")
+    result = turing(turing_env, "run", "--workflow", str(broken_workflow))
+    assert result.returncode == 1
+    assert "entry_point_missing" in result.stdout and "no posting was touched" in result.stdout
+    with clean_data.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM workflow_runs")).scalar() == 0
