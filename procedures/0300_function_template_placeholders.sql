@@ -2,12 +2,11 @@
 -- '{{' and '}}' are literal braces; '{name}' names a postings column; '{output:<canonical_name>}' the
 -- latest output of a conversation; a lone '{' or '}' or any other '{...}' is malformed. The renderer
 -- and validate_workflow() read templates through this one function, so they cannot disagree.
+-- Inlined into its callers (no SET clause, which would prevent inlining); every name is qualified.
 CREATE OR REPLACE FUNCTION public.template_placeholders(p_template text)
 RETURNS TABLE (ordinal bigint, token text, kind text, name text)
 LANGUAGE sql
 IMMUTABLE PARALLEL SAFE
-ROWS 4
-SET search_path = pg_catalog, public, pg_temp
 AS $function$
     SELECT match.ordinal,
            match.token[1],
@@ -18,9 +17,9 @@ AS $function$
                ELSE 'malformed'
            END,
            CASE
-               WHEN match.token[1] ~ '^\{[a-z_][a-z0-9_]*\}$' THEN substr(match.token[1], 2, length(match.token[1]) - 2)
-               WHEN match.token[1] ~ '^\{output:[a-z][a-z0-9_]*\}$' THEN substr(match.token[1], 9, length(match.token[1]) - 9)
+               WHEN match.token[1] ~ '^\{[a-z_][a-z0-9_]*\}$' THEN pg_catalog.substr(match.token[1], 2, pg_catalog.length(match.token[1]) - 2)
+               WHEN match.token[1] ~ '^\{output:[a-z][a-z0-9_]*\}$' THEN pg_catalog.substr(match.token[1], 9, pg_catalog.length(match.token[1]) - 9)
            END
-      FROM regexp_matches(p_template, '\{\{|\}\}|\{[^{}]*\}|\{|\}', 'g') WITH ORDINALITY AS match (token, ordinal)
+      FROM pg_catalog.regexp_matches(p_template, '\{\{|\}\}|\{[^{}]*\}|\{|\}', 'g') WITH ORDINALITY AS match (token, ordinal)
      WHERE match.token[1] NOT IN ('{{', '}}');
 $function$;

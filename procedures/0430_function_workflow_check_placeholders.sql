@@ -2,8 +2,8 @@
 -- '{output:<canonical_name>}' must name a step of this workflow that runs before this one on every
 -- path from the entry points (it dominates it; warning when only some paths run it, error when none
 -- does); a lone brace or any other '{...}' is malformed ('{{' and '}}' write literal braces). The
--- global error handler may use postings columns only.
-CREATE OR REPLACE FUNCTION public.workflow_check_placeholders(p_workflow_id integer)
+-- global error handler may use postings columns only. p_graph: see workflow_check_reachability().
+CREATE OR REPLACE FUNCTION public.workflow_check_placeholders(p_workflow_id integer, p_graph jsonb DEFAULT NULL)
 RETURNS TABLE (severity text, check_name text, conversation text, message text)
 LANGUAGE sql
 STABLE
@@ -23,16 +23,18 @@ AS $function$
           JOIN public.instructions AS instruction
             ON instruction.conversation_id = executed.conversation_id AND instruction.enabled
          CROSS JOIN LATERAL public.template_placeholders(instruction.prompt_template) AS token
-    ), dominator AS (
-        SELECT * FROM public.workflow_dominators(p_workflow_id)
+    ), graph AS (
+        SELECT * FROM jsonb_to_recordset(coalesce(p_graph, (SELECT jsonb_agg(g) FROM public.workflow_graph(p_workflow_id) AS g)))
+               AS graph (conversation_id integer, canonical_name text, reachable boolean, finishes boolean, cycle text, loops_to integer[], dom_pre integer, dom_post integer)
     ), output_use AS (
         SELECT rendered.canonical_name, rendered.conversation_id, rendered.token, rendered.name,
-               source.conversation_id AS source_id,
-               EXISTS (SELECT 1 FROM dominator AS s JOIN dominator AS c ON c.conversation_id = rendered.conversation_id
-                        WHERE s.conversation_id = source.conversation_id
-                          AND s.dom_pre < c.dom_pre AND c.dom_post < s.dom_post) AS on_every_path
+               source.conversation_id AS source_id, source_node.reachable AS source_reachable,
+               coalesce(source_node.dom_pre < user_node.dom_pre AND user_node.dom_post < source_node.dom_post,
+                        false) AS on_every_path
           FROM rendered
           LEFT JOIN step AS source ON source.canonical_name = rendered.name
+          LEFT JOIN graph AS source_node ON source_node.conversation_id = source.conversation_id
+          LEFT JOIN graph AS user_node ON user_node.conversation_id = rendered.conversation_id
          WHERE rendered.kind = 'output' AND NOT rendered.is_handler
     ), edge AS (
         SELECT DISTINCT branch.conversation_id AS source, branch.next_conversation_id AS target
@@ -86,7 +88,7 @@ AS $function$
      CROSS JOIN LATERAL (SELECT EXISTS (SELECT 1 FROM downstream
                                          WHERE downstream.origin = use.source_id
                                            AND downstream.conversation_id = use.conversation_id)
-                                AND EXISTS (SELECT 1 FROM dominator WHERE dominator.conversation_id = use.source_id)
+                                AND use.source_reachable
                          AS yes) AS reaches
      WHERE use.source_id IS NOT NULL AND NOT use.on_every_path;
 $function$;

@@ -10,17 +10,19 @@ STABLE
 SET search_path = pg_catalog, public, pg_temp
 SET jit = off  -- planning a few rows; JIT compilation would cost a second
 AS $function$
-    WITH finding AS (
+    WITH graph AS (
+        SELECT jsonb_agg(g) AS nodes FROM public.workflow_graph(p_workflow_id) AS g
+    ), finding AS (
         SELECT * FROM public.workflow_check_definition(p_workflow_id)
         UNION ALL SELECT * FROM public.workflow_check_actors(p_workflow_id)
         UNION ALL SELECT * FROM public.workflow_check_instructions(p_workflow_id)
         UNION ALL SELECT * FROM public.workflow_check_branch_targets(p_workflow_id)
         UNION ALL SELECT * FROM public.workflow_check_entry_points(p_workflow_id)
-        UNION ALL SELECT * FROM public.workflow_check_reachability(p_workflow_id)
-        UNION ALL SELECT * FROM public.workflow_check_termination(p_workflow_id)
+        UNION ALL SELECT * FROM public.workflow_check_reachability(p_workflow_id, (SELECT nodes FROM graph))
+        UNION ALL SELECT * FROM public.workflow_check_termination(p_workflow_id, (SELECT nodes FROM graph))
         UNION ALL SELECT * FROM public.workflow_check_error_handling(p_workflow_id)
         UNION ALL SELECT * FROM public.workflow_check_branch_conditions(p_workflow_id)
-        UNION ALL SELECT * FROM public.workflow_check_placeholders(p_workflow_id)
+        UNION ALL SELECT * FROM public.workflow_check_placeholders(p_workflow_id, (SELECT nodes FROM graph))
     ), verdict AS (
         SELECT 'ok'::text, 'valid'::text, NULL::text,
                format('workflow %s (%s) is valid: %s steps, %s entry point(s), %s warning(s)',

@@ -17,17 +17,17 @@ depends_on = None
 
 DROP_VALIDATION = """
 DROP FUNCTION public.validate_workflow(integer);
-DROP FUNCTION public.workflow_check_placeholders(integer);
-DROP FUNCTION public.workflow_dominators(integer);
+DROP FUNCTION public.workflow_check_placeholders(integer, jsonb);
 DROP FUNCTION public.workflow_check_branch_conditions(integer);
 DROP FUNCTION public.workflow_check_error_handling(integer);
-DROP FUNCTION public.workflow_check_termination(integer);
-DROP FUNCTION public.workflow_check_reachability(integer);
+DROP FUNCTION public.workflow_check_termination(integer, jsonb);
+DROP FUNCTION public.workflow_check_reachability(integer, jsonb);
 DROP FUNCTION public.workflow_check_entry_points(integer);
 DROP FUNCTION public.workflow_check_branch_targets(integer);
 DROP FUNCTION public.workflow_check_instructions(integer);
 DROP FUNCTION public.workflow_check_actors(integer);
 DROP FUNCTION public.workflow_check_definition(integer);
+DROP FUNCTION public.workflow_graph(integer);
 DROP FUNCTION public.workflow_branches(integer);
 DROP FUNCTION public.workflow_steps(integer);
 DROP FUNCTION public.template_placeholders(text);
@@ -49,17 +49,22 @@ def upgrade() -> None:
     install(
         connection,
         "0300_function_template_placeholders.sql",
-        "e4b08ddc5cdf22e6facbf5fe8e5501ec39af38fd6541ffeb4a7fb72978b04945",
+        "ef51d2dfbf74cf7b6ebbebabd659944335c651c7142aca33973e9ad8806336c7",
     )
     install(
         connection,
         "0310_function_workflow_steps.sql",
-        "0b61f0719bdfb4ec3e6f7af885d972e39216317df3c975c7a3922ca2bea41cb4",
+        "dfdc44880f85c29d70a68de6745864d920d46da94ce047010b12e519ad655afd",
     )
     install(
         connection,
         "0320_function_workflow_branches.sql",
-        "460e6e7c8af975fcc0527985d2e3069cefc62f77a0b3eda9cab9ecbcc803ad7c",
+        "f5c365950695852cdc543cc7933f375171bc9c8e3d36edc77c586a04f17502e6",
+    )
+    install(
+        connection,
+        "0325_function_workflow_graph.sql",
+        "70fb4349fea97273eb5ac8c0a650f7a9d732e8695ce78aba3153d3a9683278c8",
     )
     install(
         connection,
@@ -89,12 +94,12 @@ def upgrade() -> None:
     install(
         connection,
         "0380_function_workflow_check_reachability.sql",
-        "b1ef19ffbfbd3a63443a6b5d4581108cfa4722f684aa7dd5a87504508f82c7f4",
+        "cf230db6de95857d4ccdb7dd3e64fc42a4175625de4a321064b097bffc44c848",
     )
     install(
         connection,
         "0390_function_workflow_check_termination.sql",
-        "9a098e8f1ef582b3fa860468edb8be1e1be7570473b3f694bd4184fe719967a8",
+        "f3208ffd6e56670009b28e6055e331cd4bc50e2aa82d0fd4a3ac609cf586472e",
     )
     install(
         connection,
@@ -108,18 +113,13 @@ def upgrade() -> None:
     )
     install(
         connection,
-        "0420_function_workflow_dominators.sql",
-        "6b91430adaa6ba6dfce02d8bd77b363411ae3dc5c655477235daf4d9da0d39a4",
-    )
-    install(
-        connection,
         "0430_function_workflow_check_placeholders.sql",
-        "d02b6d1c70e5826f00ed22c539a4056e354af165ed479056e11b939aa6d86229",
+        "92d7ba9252df8c948380a9bf331a7feefdf6ff74964ac25fe67b666d977662ef",
     )
     install(
         connection,
         "0500_function_validate_workflow.sql",
-        "effb0de2f9fd03177ac8dabe873036d6cd7592fe24d6215e711032730a41f9f1",
+        "bd95dc1cecdbd10667456f03634da6b75a2f57b73091beeb232e07cd26469a0c",
     )
 
 
