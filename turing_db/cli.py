@@ -7,18 +7,25 @@ reports); errors that a user can fix are printed as one readable line and exit w
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
 from turing_db import cluster, migrations, postings, procedures, reports, validation
 from turing_db.db import DatabaseUnavailable, check_connection, get_engine
+from turing_db.logs import configure_logging, get_logger
+from turing_db.runner import RunSummary, WaveBatchProcessor
 from turing_db.settings import ConfigurationError, Settings, load_settings
 
 console = Console()
@@ -38,10 +45,25 @@ USER_ERRORS = (
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    configure_logging("INFO" if args.command == "run" else "WARNING")
     try:
         return int(args.handler(args) or 0)
     except USER_ERRORS as exc:
         console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+        return 2
+    except validation.WorkflowInvalid as exc:
+        print_findings(exc.report)
+        return 1
+    except DBAPIError as exc:
+        diag = getattr(exc.orig, "diag", None)
+        if (
+            diag is None
+            or not diag.message_primary
+            or not (diag.sqlstate or "").startswith(("P0", "55", "23", "02"))
+        ):
+            raise
+        hint = f"\n  hint: {diag.message_hint}" if diag.message_hint else ""
+        console.print(f"[bold red]refused:[/] {diag.message_primary}{hint}", highlight=False, soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         console.print("interrupted")
@@ -79,7 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = command("run", cmd_run, "process the pending postings of a workflow")
     run.add_argument("--workflow", type=int, required=True)
-    run.add_argument("--limit", type=int, default=None, help="at most this many postings")
+    run.add_argument("--limit", type=int, default=None, help="at most this many postings in the run")
+    run.add_argument("--workers", type=int, default=1, help="cooperating workers in this process")
+    run.add_argument("--chunk-size", type=int, default=200, help="postings claimed per chunk (at most 1000)")
+    run.add_argument("--join", action="store_true", help="join the workflow's active run as more workers")
+    run.add_argument("--resume", type=int, metavar="RUN_ID", help="take over a run whose workers are gone")
 
     command("psql", cmd_psql, "open psql on the configured database (the password stays out of argv)")
     command("status", cmd_status, "postings by stage, and the latest runs")
@@ -184,19 +210,87 @@ def cmd_run(args: argparse.Namespace) -> int:
         print_findings(report)
         console.print("refused: an invalid workflow is not run; no posting was touched")
         return 1
-    plan = reports.entry_plan(engine, args.workflow)
-    table = Table(title=f"workflow {args.workflow}: pending postings by entry point")
-    for column in ("stage", "entry point", "postings"):
-        table.add_column(column, justify="right" if column == "postings" else "left")
-    for row in plan:
-        table.add_row(row.stage, row.entry_point or "[red]none: cannot be routed[/]", str(row.postings))
-    console.print(table)
-    pending = sum(row.postings for row in plan)
-    console.print(
-        f"{pending} posting(s) pending for workflow {args.workflow}. The wave processor is not built yet "
-        "(issue #4): nothing was executed, no posting was changed."
-    )
+    with run_display() as on_progress:
+        processor = WaveBatchProcessor(
+            args.workflow,
+            workers=args.workers,
+            chunk_size=args.chunk_size,
+            join=args.join,
+            resume_run_id=args.resume,
+            engine=engine,
+            on_progress=on_progress,
+        )
+        stop_on_signals(processor)
+        summary = processor.run(limit=args.limit)
+    print_summary(summary)
     return 0
+
+
+def stop_on_signals(processor: WaveBatchProcessor) -> None:
+    """First SIGINT/SIGTERM: finish the chunks in hand and stop. Second: release them and stop now."""
+    received: list[int] = []
+
+    def handle(signum: int, frame: object) -> None:
+        received.append(signum)
+        abandon = len(received) > 1
+        console.print(
+            "stopping now: unfinished claims are released" if abandon
+            else "stopping: finishing the chunks in hand (signal again to release them and stop now)"
+        )  # fmt: skip
+        processor.stop(abandon=abandon)
+
+    signal.signal(signal.SIGINT, handle)
+    signal.signal(signal.SIGTERM, handle)
+
+
+@contextlib.contextmanager
+def run_display() -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on a terminal; elsewhere a log line at most every 5 seconds."""
+    if console.is_terminal:
+        columns = (TextColumn("[bold]postings"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=console, transient=False) as bar:
+            task = bar.add_task("run", total=None)
+            yield lambda finished, total: bar.update(task, completed=finished, total=total)
+        return
+    last = [0.0]
+
+    def log_progress(finished: int, total: int) -> None:
+        if time.monotonic() - last[0] >= 5 or finished == total:
+            last[0] = time.monotonic()
+            get_logger("turing_db.run").info("progress", finished=finished, total=total)
+
+    yield log_progress
+
+
+def print_summary(summary: RunSummary) -> None:
+    table = Table(title=f"run {summary.workflow_run_id} of workflow {summary.workflow_id}: {summary.status}")
+    columns = (
+        "conversation",
+        "completed",
+        "ended",
+        "failed",
+        "quarantined",
+        "calls",
+        "errors",
+        "avg ms",
+        "p95 ms",
+    )
+    for column in columns:
+        table.add_column(column, justify="left" if column == "conversation" else "right")
+    for row in summary.conversations:
+        table.add_row(
+            row["conversation"], *(str(row[key]) for key in ("completed", "ended", "failed", "quarantined", "calls", "errors")),
+            str(row["avg_latency_ms"] or ""), str(row["p95_latency_ms"] or ""),
+        )  # fmt: skip
+    console.print(table)
+    how = "resumed" if summary.resumed else "started"
+    console.print(
+        f"{how} run {summary.workflow_run_id}: {summary.postings_in_run} postings — {summary.completed} completed, "
+        f"{summary.failed} failed, {summary.quarantined} quarantined, {summary.pending} pending; "
+        f"{summary.steps_executed} steps in {summary.elapsed_seconds:.1f} s ({summary.steps_per_second:.0f} steps/s)"
+    )
+    if summary.pending:
+        console.print(f"the run is paused: `turing run --workflow {summary.workflow_id}` resumes it")
 
 
 def psql_invocation(settings: Settings) -> tuple[list[str], dict[str, str]]:

@@ -31,6 +31,7 @@ DROP FUNCTION public.workflow_graph(integer);
 DROP FUNCTION public.workflow_branches(integer);
 DROP FUNCTION public.workflow_steps(integer);
 DROP FUNCTION public.template_placeholders(text);
+DROP FUNCTION public.template_token_pattern();
 """
 
 
@@ -48,8 +49,13 @@ def upgrade() -> None:
     )
     install(
         connection,
+        "0290_function_template_token_pattern.sql",
+        "d3a01020a9549e5cd0b8c956ee7c9586f97f1db0fe4beb006ad4d36e7daa9d96",
+    )
+    install(
+        connection,
         "0300_function_template_placeholders.sql",
-        "ef51d2dfbf74cf7b6ebbebabd659944335c651c7142aca33973e9ad8806336c7",
+        "f0bd8e11e5516e35b09789b94d19d48ded2fac2d321da52d29dde015d03e7ced",
     )
     install(
         connection,

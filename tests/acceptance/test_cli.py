@@ -25,16 +25,22 @@ def turing(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_load_demo_then_plan_a_run(clean_data: Engine, turing_env: dict[str, str]) -> None:
+def test_load_demo_then_run_fills_every_stage(clean_data: Engine, turing_env: dict[str, str]) -> None:
     loaded = turing(turing_env, "postings", "load-demo", "--count", "30")
     assert loaded.returncode == 0, loaded.stderr
     assert "30 inserted" in loaded.stdout
     again = turing(turing_env, "postings", "load-demo", "--if-empty")
     assert "30 postings already stored" in again.stdout
-    planned = turing(turing_env, "run", "--workflow", "3001")
-    assert planned.returncode == 0, planned.stderr
-    assert "extract_summary" in planned.stdout and "30" in planned.stdout
-    assert "nothing was executed" in planned.stdout
+    ran = turing(turing_env, "run", "--workflow", "3001")
+    assert ran.returncode == 0, ran.stderr
+    assert "30 postings — 30 completed, 0 failed, 0 quarantined, 0 pending" in ran.stdout
+    with clean_data.connect() as conn:
+        missing = conn.execute(
+            text("SELECT count(*) FROM postings WHERE summary IS NULL OR skills IS NULL OR score IS NULL")
+        )
+        assert missing.scalar() == 0
+    again = turing(turing_env, "run", "--workflow", "3001")
+    assert "0 postings — 0 completed" in again.stdout  # nothing left to do: a second run is safe
 
 
 def test_bad_import_exits_2_with_the_line(
@@ -91,9 +97,10 @@ def test_make_run_provisions_an_external_database_and_is_safe_to_repeat(
         assert "is up to date" in result.stdout
         if attempt == 1:
             assert "2000 inserted" in result.stdout
+            assert "2000 postings — 2000 completed, 0 failed, 0 quarantined, 0 pending" in result.stdout
         else:
             assert "2000 postings already stored" in result.stdout
-        assert "2000 posting(s) pending for workflow 3001" in result.stdout
+            assert "0 postings — 0 completed" in result.stdout
 
 
 @pytest.fixture

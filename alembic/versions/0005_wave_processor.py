@@ -1,0 +1,163 @@
+"""run workflows in waves: a work queue with claims, leases and checkpoints, so that many workers share
+a run, a dead worker's postings return to the pool, and a crashed run resumes where it stopped
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-11-22
+"""
+
+from alembic import op
+
+from turing_db.procedures import execute_script, install
+
+revision = "0005"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+UPGRADE = """
+ALTER TABLE workflow_runs
+    ADD COLUMN lease_seconds integer NOT NULL DEFAULT 300 CHECK (lease_seconds > 0),
+    ADD COLUMN max_reclaims  integer NOT NULL DEFAULT 3 CHECK (max_reclaims >= 0),
+    ADD COLUMN posting_limit integer CHECK (posting_limit > 0);
+
+-- the workers of a run, and when each was last seen alive
+CREATE TABLE run_workers (
+    workflow_run_id bigint      NOT NULL REFERENCES workflow_runs (workflow_run_id) ON DELETE CASCADE,
+    worker_id       text        NOT NULL,
+    started_at      timestamptz NOT NULL DEFAULT now(),
+    heartbeat_at    timestamptz NOT NULL DEFAULT now(),
+    stopped_at      timestamptz,
+    CONSTRAINT run_workers_pkey PRIMARY KEY (workflow_run_id, worker_id)
+);
+
+-- one row per posting of a run: where it waits, who holds it, how often it visited each conversation
+CREATE TABLE posting_work (
+    workflow_run_id  bigint      NOT NULL REFERENCES workflow_runs (workflow_run_id) ON DELETE CASCADE,
+    posting_id       bigint      NOT NULL REFERENCES postings (posting_id) ON DELETE CASCADE,
+    conversation_id  integer     REFERENCES conversations (conversation_id),
+    status           text        NOT NULL DEFAULT 'waiting'
+                                 CHECK (status IN ('waiting', 'claimed', 'done', 'failed', 'quarantined')),
+    visits           jsonb       NOT NULL DEFAULT '{}',
+    attempt          integer     NOT NULL DEFAULT 0,
+    claim_token      uuid,
+    claimed_by       text,
+    lease_expires_at timestamptz,
+    reclaims         integer     NOT NULL DEFAULT 0,
+    in_error_handler boolean     NOT NULL DEFAULT false,
+    last_outcome     text,
+    updated_at       timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (workflow_run_id, posting_id),
+    CHECK ((status = 'claimed') = (claim_token IS NOT NULL AND lease_expires_at IS NOT NULL)),
+    CHECK ((status IN ('waiting', 'claimed')) = (conversation_id IS NOT NULL))
+);
+CREATE INDEX posting_work_waiting_idx ON posting_work (workflow_run_id, conversation_id, posting_id)
+    WHERE status = 'waiting';
+CREATE INDEX posting_work_claimed_idx ON posting_work (lease_expires_at) WHERE status = 'claimed';
+CREATE INDEX posting_work_posting_idx ON posting_work (posting_id);
+
+ALTER TABLE posting_state_checkpoints
+    ADD COLUMN note text,
+    DROP CONSTRAINT posting_state_checkpoints_state_check,
+    ADD CONSTRAINT posting_state_checkpoints_state_check
+        CHECK (state IN ('routed', 'completed', 'failed', 'ended', 'quarantined', 'reclaimed', 'released'));
+"""
+
+SCHEDULE_SWEEP = """
+SELECT cron.schedule('sweep-expired-claims', '* * * * *', 'SELECT public.sweep_expired_claims()');
+"""
+
+DROP_FUNCTIONS = """
+DROP FUNCTION public.run_summary(bigint);
+DROP FUNCTION public.run_progress(bigint);
+DROP FUNCTION public.stop_worker(bigint, text);
+DROP FUNCTION public.release_claims(bigint, text, uuid[]);
+DROP FUNCTION public.heartbeat(bigint, text, uuid[]);
+DROP FUNCTION public.complete_chunk(bigint, text, jsonb);
+DROP FUNCTION public.claim_chunk(bigint, text, integer);
+DROP FUNCTION public.sweep_expired_claims(bigint);
+DROP FUNCTION public.start_run(integer, text, boolean, bigint, integer);
+DROP FUNCTION public.branch_matches(text, text, text);
+DROP FUNCTION public.render_prompts(text, bigint[]);
+"""
+
+DOWNGRADE = """
+SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname = 'sweep-expired-claims';
+DROP TABLE posting_work, run_workers;
+DELETE FROM posting_state_checkpoints WHERE state IN ('reclaimed', 'released');
+ALTER TABLE posting_state_checkpoints
+    DROP COLUMN note,
+    DROP CONSTRAINT posting_state_checkpoints_state_check,
+    ADD CONSTRAINT posting_state_checkpoints_state_check
+        CHECK (state IN ('routed', 'completed', 'failed', 'ended', 'quarantined'));
+ALTER TABLE workflow_runs DROP COLUMN lease_seconds, DROP COLUMN max_reclaims, DROP COLUMN posting_limit;
+"""
+
+
+def upgrade() -> None:
+    connection = op.get_bind()
+    execute_script(connection, UPGRADE)
+    # INSTALL-BEGIN
+    install(
+        connection,
+        "0600_function_render_prompts.sql",
+        "c37ffa08c22fdf2a3581c50c81783099679b15be8833124b4ab052eabc96c653",
+    )
+    install(
+        connection,
+        "0610_function_branch_matches.sql",
+        "e6e5d232d74c393f84b040a7d0c1e6855c585898d4d8cac3e11e678b2d3c9a1a",
+    )
+    install(
+        connection,
+        "0700_function_start_run.sql",
+        "0d1686fcd5be4f43ca213d711372c2c51cf60666aa478985c0a470a8cd2a7fa6",
+    )
+    install(
+        connection,
+        "0710_function_sweep_expired_claims.sql",
+        "3aaebf5eb790a99281986333160b172a5575a5b59fae7ed4baa4e0d2ba831755",
+    )
+    install(
+        connection,
+        "0720_function_claim_chunk.sql",
+        "019537e8b1aaed9f576f600591a84872beded4b675238947de8f2fa466bf35c1",
+    )
+    install(
+        connection,
+        "0730_function_complete_chunk.sql",
+        "f301abe5eb095bbacc136d00250bce18123746e3aa726c29b0ad2bb50675cae3",
+    )
+    install(
+        connection,
+        "0740_function_heartbeat.sql",
+        "4bce18a07710d1a82d7b33a37cd05a6206330e33bb3d9c8bd671a7174d7b09bb",
+    )
+    install(
+        connection,
+        "0750_function_release_claims.sql",
+        "8b9c4cf90567574d22d217f940497a5ec4bc8f0dda5fafd4da9630bc658a81ad",
+    )
+    install(
+        connection,
+        "0760_function_stop_worker.sql",
+        "fe3c24f39328357fd50966b819651d55f303d67c1f37c1dfac5421284032be54",
+    )
+    install(
+        connection,
+        "0770_function_run_progress.sql",
+        "a8ba9aab9cff129f76074e345b8f19f8b31cf25addf09dd8ab15235afd6df3cd",
+    )
+    install(
+        connection,
+        "0780_function_run_summary.sql",
+        "3b50f685ca0bf3de3d29b7c0a69dc94941aee84f8a7646be3e7983dbae381cca",
+    )
+    # INSTALL-END
+    execute_script(connection, SCHEDULE_SWEEP)
+
+
+def downgrade() -> None:
+    connection = op.get_bind()
+    execute_script(connection, DROP_FUNCTIONS)
+    execute_script(connection, DOWNGRADE)

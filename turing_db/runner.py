@@ -1,0 +1,222 @@
+"""The wave runner: claim a chunk, execute its actors concurrently, hand the results back, repeat.
+
+Everything but actor execution happens in SQL (turing_db.engine). No database connection is held while
+actors run; leases are extended by heartbeats meanwhile. `WaveBatchProcessor(workflow_id).run(limit)`
+runs until the run has no work left (or `stop()` is called) and returns a `RunSummary`.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from turing_db import engine as sql
+from turing_db import validation
+from turing_db.actors import Actor, Outcome, Task, build_actor
+from turing_db.db import get_engine
+from turing_db.logs import get_logger
+
+log = get_logger(__name__)
+
+DEFAULT_CHUNK_SIZE = 200
+DEFAULT_ACTOR_CONCURRENCY = 8
+HEARTBEAT_SECONDS = 30.0
+IDLE_SLEEP_SECONDS = 0.2
+
+
+@dataclass
+class RunSummary:
+    """What a run did: its id and status, postings by final state, and per-conversation figures."""
+
+    workflow_id: int
+    workflow_run_id: int
+    status: str
+    resumed: bool
+    postings_routed: int
+    postings_in_run: int
+    completed: int
+    failed: int
+    quarantined: int
+    pending: int
+    conversations: list[dict[str, Any]]
+    elapsed_seconds: float
+    steps_executed: int
+    stale_results: int = 0
+
+    @property
+    def steps_per_second(self) -> float:
+        return self.steps_executed / self.elapsed_seconds if self.elapsed_seconds else 0.0
+
+
+@dataclass
+class _Counters:
+    steps: int = 0
+    stale: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, steps: int, stale: int) -> None:
+        with self.lock:
+            self.steps += steps
+            self.stale += stale
+
+
+class WaveBatchProcessor:
+    """Process every pending posting of a workflow in waves, with `workers` cooperating threads.
+
+    Other processes (or machines) may join the same run with `join=True`; `resume_run_id` takes over a
+    run whose workers are gone. `on_progress(finished, total)` is called after every chunk.
+    """
+
+    def __init__(
+        self,
+        workflow_id: int = 3001,
+        *,
+        workers: int = 1,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        join: bool = False,
+        resume_run_id: int | None = None,
+        engine: Engine | None = None,
+        on_progress: Callable[[int, int], None] | None = None,
+        heartbeat_seconds: float = HEARTBEAT_SECONDS,
+    ):
+        if workers < 1:
+            raise ValueError("workers must be at least 1")
+        self.workflow_id = workflow_id
+        self.workers = workers
+        self.chunk_size = chunk_size
+        self.join = join
+        self.resume_run_id = resume_run_id
+        self.engine = engine or get_engine()
+        self.on_progress = on_progress
+        self.heartbeat_seconds = heartbeat_seconds
+        self._stop = threading.Event()
+        self._abandon = threading.Event()
+        self._actors: dict[tuple[int, str], Actor] = {}
+        self._actors_lock = threading.Lock()
+        self._counters = _Counters()
+
+    # -- control ----------------------------------------------------------------------------------
+
+    def stop(self, abandon: bool = False) -> None:
+        """Stop claiming; finish the chunks in hand (or, with abandon, release their unfinished claims)."""
+        self._stop.set()
+        if abandon:
+            self._abandon.set()
+
+    # -- the run ------------------------------------------------------------------------------------
+
+    def run(self, limit: int | None = None) -> RunSummary:
+        """Validate, start (or resume, or join) the run, work until nothing is left, and summarise."""
+        started = time.perf_counter()
+        validation.require_valid(self.engine, self.workflow_id)
+        names = [f"{socket.gethostname()}:{os.getpid()}:{index}" for index in range(self.workers)]
+        start = sql.start_run(
+            self.engine, self.workflow_id, names[0], join=self.join, resume_run_id=self.resume_run_id,
+            posting_limit=limit,
+        )  # fmt: skip
+        run_id = start.workflow_run_id
+        for name in names[1:]:
+            sql.start_run(self.engine, self.workflow_id, name, join=True)
+        log.info("run started", workflow_id=self.workflow_id, run_id=run_id, resumed=start.resumed,
+                 routed=start.postings_routed, postings=start.postings_in_run, workers=self.workers)  # fmt: skip
+
+        with concurrent.futures.ThreadPoolExecutor(self.workers, thread_name_prefix="wave-worker") as pool:
+            futures = [pool.submit(self._work, run_id, name) for name in names]
+            for future in concurrent.futures.as_completed(futures):
+                future.result()
+
+        status = "running"
+        for name in names:
+            status = sql.stop_worker(self.engine, run_id, name)
+        if status == "completed":
+            sql.refresh_performance_views(self.engine)
+        progress = sql.run_progress(self.engine, run_id)
+        summary = RunSummary(
+            workflow_id=self.workflow_id,
+            workflow_run_id=run_id,
+            status=status,
+            resumed=start.resumed,
+            postings_routed=start.postings_routed,
+            postings_in_run=progress.total,
+            completed=progress.done,
+            failed=progress.failed,
+            quarantined=progress.quarantined,
+            pending=progress.waiting + progress.claimed,
+            conversations=sql.run_summary(self.engine, run_id),
+            elapsed_seconds=time.perf_counter() - started,
+            steps_executed=self._counters.steps,
+            stale_results=self._counters.stale,
+        )
+        log.info("run finished", run_id=run_id, status=status, completed=summary.completed,
+                 failed=summary.failed, quarantined=summary.quarantined, pending=summary.pending,
+                 seconds=round(summary.elapsed_seconds, 2))  # fmt: skip
+        return summary
+
+    def _work(self, run_id: int, worker: str) -> None:
+        """One worker: claim, execute, complete, until the run has no work or we are told to stop."""
+        while not self._stop.is_set():
+            claims = sql.claim_chunk(self.engine, run_id, worker, self.chunk_size)
+            if not claims:
+                progress = sql.run_progress(self.engine, run_id)
+                if progress.waiting == 0 and progress.claimed == 0:
+                    return
+                self._stop.wait(IDLE_SLEEP_SECONDS)  # other workers hold the rest
+                continue
+            results, unfinished = self._execute(run_id, worker, claims)
+            if unfinished:
+                sql.release_claims(self.engine, run_id, worker, [claim.claim_token for claim in unfinished])
+            if results:
+                completions = sql.complete_chunk(self.engine, run_id, worker, results)
+                stale = [c for c in completions if not c.accepted]
+                for completion in stale:
+                    log.warning("stale result refused", run_id=run_id, posting_id=completion.posting_id,
+                                note=completion.note)  # fmt: skip
+                self._counters.add(len(results) - len(stale), len(stale))
+            if self.on_progress:
+                progress = sql.run_progress(self.engine, run_id)
+                self.on_progress(progress.finished, progress.total)
+
+    def _execute(
+        self, run_id: int, worker: str, claims: list[sql.Claim]
+    ) -> tuple[list[tuple[sql.Claim, Outcome]], list[sql.Claim]]:
+        """Run the chunk's actors concurrently (bounded per actor), heartbeating while they run."""
+        first = claims[0]
+        actor = self._actor(first)
+        limit = first.max_concurrency or DEFAULT_ACTOR_CONCURRENCY
+        results: list[tuple[sql.Claim, Outcome]] = []
+        pool = concurrent.futures.ThreadPoolExecutor(min(limit, len(claims)), thread_name_prefix="actor")
+        pending = {
+            pool.submit(actor.execute, Task(claim.posting_id, claim.prompt, claim.context)): claim
+            for claim in claims
+        }
+        try:
+            while pending:
+                done, _ = concurrent.futures.wait(pending, timeout=self.heartbeat_seconds)
+                for future in done:
+                    results.append((pending.pop(future), future.result()))
+                if pending and self._abandon.is_set():
+                    break
+                if pending:
+                    sql.heartbeat(
+                        self.engine, run_id, worker, [claim.claim_token for claim in pending.values()]
+                    )
+        finally:
+            pool.shutdown(wait=not self._abandon.is_set(), cancel_futures=True)
+        unfinished = list(pending.values())
+        return results, unfinished
+
+    def _actor(self, claim: sql.Claim) -> Actor:
+        key = (claim.actor_id, repr(sorted(claim.actor_config.items())) + str(claim.timeout_seconds))
+        with self._actors_lock:
+            if key not in self._actors:
+                self._actors[key] = build_actor(claim.actor_name, claim.actor_type, claim.actor_config,
+                                                float(claim.timeout_seconds))  # fmt: skip
+            return self._actors[key]
