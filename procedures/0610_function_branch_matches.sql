@@ -8,7 +8,7 @@ RETURNS boolean
 LANGUAGE sql
 IMMUTABLE PARALLEL SAFE
 RETURN CASE
-           WHEN p_condition OPERATOR(pg_catalog.~) '^\[[A-Z_]+\]$' THEN p_condition OPERATOR(pg_catalog.=) p_sentinel
+           WHEN p_condition OPERATOR(pg_catalog.~) '^\[[A-Z_]+\]$' THEN p_condition IS NOT DISTINCT FROM p_sentinel
            WHEN p_sentinel IS NOT NULL THEN false
            WHEN p_condition OPERATOR(pg_catalog.=) '*' THEN true
            ELSE pg_catalog.strpos(p_output, p_condition) OPERATOR(pg_catalog.>) 0

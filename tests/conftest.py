@@ -21,6 +21,7 @@ from port_for import get_port
 from pytest_postgresql.executors import PostgreSQLExecutor
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, Connection, Engine
+from workflows import CommittedWorkflows
 
 from turing_db import cluster, migrations
 from turing_db.db import dispose_engine
@@ -138,3 +139,11 @@ def turing_env(database_url: URL, monkeypatch: pytest.MonkeyPatch) -> dict[str, 
     dispose_engine()
     yield {**os.environ, "TURING_DATABASE_URL": url}
     dispose_engine()
+
+
+@pytest.fixture
+def workflows(engine: Engine) -> Iterator[CommittedWorkflows]:
+    """Build committed test workflows; they, their runs and all postings are removed afterwards."""
+    built = CommittedWorkflows(engine)
+    yield built
+    built.cleanup()

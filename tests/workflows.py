@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from sqlalchemy import text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 
 @dataclass
@@ -34,7 +35,7 @@ def build_workflow(
         text(
             """
             INSERT INTO actors (actor_name, actor_type, config) VALUES
-              ('test_python', 'python', '{"callable": "tests.actors:echo"}'),
+              ('test_python', 'python', '{"callable": "sample_actors:echo"}'),
               ('test_shell', 'shell', '{"command": ["cat"]}'),
               ('test_ollama', 'ollama', '{"model": "gemma3:4b", "url": "http://127.0.0.1:11434"}')
             ON CONFLICT (actor_name) DO NOTHING
@@ -102,3 +103,70 @@ def messages(conn: Connection, workflow_id: int) -> list[str]:
     """The message of every row validate_workflow() returns, in its order."""
     rows = conn.execute(text("SELECT message FROM validate_workflow(:id)"), {"id": workflow_id})
     return list(rows.scalars())
+
+
+class CommittedWorkflows:
+    """Build test workflows in committed transactions (for code that opens its own transactions) and
+    remove them, with every run and posting, afterwards."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.workflow_ids: list[int] = []
+        self.names: list[str] = []
+
+    def build(self, workflow_id: int, steps: list[Step], branches: list) -> int:
+        with self.engine.begin() as conn:
+            build_workflow(conn, workflow_id, steps, branches)
+        self.workflow_ids.append(workflow_id)
+        self.names.extend(step.name for step in steps)
+        return workflow_id
+
+    def set_actor(self, actor: str, actor_type: str, config: dict, timeout: float = 30) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "UPDATE actors SET actor_type = :type, config = CAST(:config AS jsonb), timeout_seconds = :timeout "
+                    "WHERE actor_name = :name"
+                ),
+                {"type": actor_type, "config": json.dumps(config), "timeout": timeout, "name": actor},
+            )
+
+    def cleanup(self) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(text("TRUNCATE actor_calls, conversation_outputs, posting_state_checkpoints, posting_work, "
+                              "run_workers, workflow_runs, postings RESTART IDENTITY CASCADE"))  # fmt: skip
+            conn.execute(
+                text("DELETE FROM workflows WHERE workflow_id = ANY(:ids)"), {"ids": self.workflow_ids}
+            )
+            conn.execute(
+                text(
+                    "DELETE FROM instruction_steps WHERE instruction_id IN (SELECT instruction_id FROM instructions "
+                    "JOIN conversations USING (conversation_id) WHERE canonical_name = ANY(:names))"
+                ),
+                {"names": self.names},
+            )
+            conn.execute(
+                text("DELETE FROM conversations WHERE canonical_name = ANY(:names)"), {"names": self.names}
+            )
+            conn.execute(text("DELETE FROM actors WHERE actor_name LIKE 'test\\_%'"))
+
+
+def add_postings(
+    engine: Engine,
+    count: int,
+    *,
+    summary: str | None = None,
+    skills: str | None = None,
+    score: float | None = None,
+) -> list[int]:
+    """Insert `count` distinct postings (the stage columns given apply to all) and return their ids."""
+    with engine.begin() as conn:
+        ids = conn.execute(
+            text(
+                "INSERT INTO postings (job_title, job_description, summary, skills, score) "
+                "SELECT 'Job ' || i, 'Description of job ' || i, :summary, CAST(:skills AS jsonb), :score "
+                "FROM generate_series(1, :count) AS i RETURNING posting_id"
+            ),
+            {"count": count, "summary": summary, "skills": skills, "score": score},
+        ).scalars()
+        return sorted(ids)

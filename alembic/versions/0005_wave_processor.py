@@ -106,7 +106,7 @@ def upgrade() -> None:
     install(
         connection,
         "0610_function_branch_matches.sql",
-        "e6e5d232d74c393f84b040a7d0c1e6855c585898d4d8cac3e11e678b2d3c9a1a",
+        "6fa13c1ca2f22a9c9c5aa9fe5b62ec2e98f412166197678c3d831a6041e0767a",
     )
     install(
         connection,

@@ -1,0 +1,164 @@
+"""Branch evaluation in complete_chunk(): condition forms, precedence, sentinels, fallback, the error
+handler, loop limits and stage write-back."""
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
+from workflows import CommittedWorkflows, Step, add_postings
+
+from turing_db import engine as sql
+from turing_db.actors import Outcome
+
+W = 7101
+
+
+@pytest.mark.parametrize(
+    ("condition", "output", "sentinel", "matches"),
+    [
+        ("*", "anything", None, True),
+        ("*", "", "[ERROR]", False),  # '*' is for outputs, not for error outcomes
+        ("PASS", "It is a PASS.", None, True),
+        ("PASS", "passable", None, False),  # case-sensitive
+        ("[TIMEOUT]", "", "[TIMEOUT]", True),
+        ("[TIMEOUT]", "[TIMEOUT] in the text", None, False),  # sentinels match outcomes, not text
+        ("[ERROR]", "", "[TIMEOUT]", False),
+        ("{x}", "a {x} b", None, True),
+    ],
+)
+def test_condition_forms(
+    conn: Connection, condition: str, output: str, sentinel: str | None, matches: bool
+) -> None:
+    result = conn.execute(
+        text("SELECT branch_matches(:c, :o, :s)"), {"c": condition, "o": output, "s": sentinel}
+    )
+    assert result.scalar_one() is matches
+
+
+def step_once(engine: Engine, run: int, outcome: Outcome) -> sql.Completion:
+    claims = sql.claim_chunk(engine, run, "w", 1)
+    assert claims, "nothing to claim"
+    [completion] = sql.complete_chunk(engine, run, "w", [(claims[0], outcome)])
+    return completion
+
+
+def checkpoint_notes(engine: Engine, run: int) -> list[str]:
+    with engine.connect() as conn:
+        return (
+            conn.execute(
+                text(
+                    "SELECT note FROM posting_state_checkpoints WHERE workflow_run_id = :r AND note IS NOT NULL"
+                ),
+                {"r": run},
+            )
+            .scalars()
+            .all()
+        )
+
+
+@pytest.fixture
+def judged(workflows: CommittedWorkflows, engine: Engine) -> int:
+    """t_judge: [ERROR] (10) → t_fix, 'NOTES' (15) → t_fix, 'GOOD' (20) → t_fix, 'PASS' (20, later id) → end,
+    '*' (30) → t_fix."""
+    workflows.build(
+        W,
+        [Step("t_judge", entry=True), Step("t_fix")],
+        [("t_judge", "[ERROR]", "t_fix", 10), ("t_judge", "NOTES", "t_fix", 15), ("t_judge", "GOOD", "t_fix", 20),
+         ("t_judge", "PASS", None, 20), ("t_judge", "*", "t_fix", 30), ("t_fix", "*", None)],
+    )  # fmt: skip
+    add_postings(engine, 3)
+    return sql.start_run(engine, W, "w").workflow_run_id
+
+
+def test_priority_then_id_decides(engine: Engine, judged: int) -> None:
+    passed = step_once(engine, judged, Outcome(output="PASS"))
+    assert (passed.state, passed.next_conversation) == ("ended", None)
+    assert (
+        step_once(engine, judged, Outcome(output="PASS WITH NOTES")).next_conversation == "t_fix"
+    )  # priority 15
+    assert (
+        step_once(engine, judged, Outcome(output="GOOD PASS")).next_conversation == "t_fix"
+    )  # same priority: id
+
+
+def test_fallback_takes_unmatched_outputs(engine: Engine, judged: int) -> None:
+    assert step_once(engine, judged, Outcome(output="no idea")).next_conversation == "t_fix"
+
+
+def test_sentinel_branch_catches_its_error(engine: Engine, judged: int) -> None:
+    completion = step_once(
+        engine, judged, Outcome(sentinel="[ERROR]", error_kind="RuntimeError", error_message="boom")
+    )
+    assert completion.next_conversation == "t_fix"
+    with engine.connect() as conn:
+        call = conn.execute(
+            text("SELECT status, error_kind FROM actor_calls WHERE workflow_run_id = :r"), {"r": judged}
+        ).one()
+    assert tuple(call) == ("error", "RuntimeError")
+
+
+def test_unmatched_error_goes_to_the_error_handler_and_is_logged(engine: Engine, judged: int) -> None:
+    claims = sql.claim_chunk(engine, judged, "w", 10)
+    timed_out = sql.complete_chunk(engine, judged, "w", [(c, Outcome(sentinel="[TIMEOUT]")) for c in claims])
+    assert {(c.state, c.next_conversation) for c in timed_out} == {("completed", "error_handler")}
+    notes = checkpoint_notes(engine, judged)
+    assert any("no branch of t_judge matches [TIMEOUT]: sent to the error handler" in note for note in notes)
+    handler_claims = sql.claim_chunk(engine, judged, "w", 10)
+    assert {c.canonical_name for c in handler_claims} == {"error_handler"}
+    handled = sql.complete_chunk(
+        engine, judged, "w", [(c, Outcome(output="recorded")) for c in handler_claims]
+    )
+    assert {(c.state, c.next_conversation) for c in handled} == {("failed", None)}
+    with engine.connect() as conn:
+        statuses = conn.execute(
+            text("SELECT DISTINCT status FROM posting_work WHERE workflow_run_id = :r"), {"r": judged}
+        )
+        assert statuses.scalars().all() == ["failed"]
+
+
+def test_loop_limit_turns_into_its_sentinel(workflows: CommittedWorkflows, engine: Engine) -> None:
+    workflows.build(
+        W + 1,
+        [Step("t_draft", entry=True, max_visits=2), Step("t_grade")],
+        [("t_draft", "*", "t_grade"), ("t_grade", "[LOOP_LIMIT]", None, 5), ("t_grade", "*", "t_draft", 10)],
+    )
+    add_postings(engine, 1)
+    run = sql.start_run(engine, W + 1, "w").workflow_run_id
+    visited = []
+    for _ in range(10):
+        claims = sql.claim_chunk(engine, run, "w", 1)
+        if not claims:
+            break
+        visited.append(claims[0].canonical_name)
+        sql.complete_chunk(engine, run, "w", [(claims[0], Outcome(output="FAIL"))])
+    assert visited == ["t_draft", "t_grade", "t_draft", "t_grade"]  # max_visits 2 on t_draft
+    assert any("t_draft reached max_visits 2" in note for note in checkpoint_notes(engine, run))
+    with engine.connect() as conn:
+        assert (
+            conn.execute(
+                text("SELECT status FROM posting_work WHERE workflow_run_id = :r"), {"r": run}
+            ).scalar()
+            == "done"
+        )
+
+
+def test_a_saved_stage_is_written_to_the_posting_and_a_bad_value_fails(
+    engine: Engine, workflows: CommittedWorkflows
+) -> None:
+    workflows.build(
+        W + 2, [Step("t_score", entry=True)], [("t_score", "*", None), ("t_score", "[FAILED]", None)]
+    )
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE conversations SET saves_stage = 'score' WHERE canonical_name = 't_score'"))
+    good, bad = add_postings(engine, 2, summary="s", skills="[]")
+    run = sql.start_run(engine, W + 2, "w").workflow_run_id
+    claims = {claim.posting_id: claim for claim in sql.claim_chunk(engine, run, "w", 10)}
+    done = sql.complete_chunk(engine, run, "w", [(claims[good], Outcome(output=" 87.5 ")),
+                                                 (claims[bad], Outcome(output="very good"))])  # fmt: skip
+    assert [(c.posting_id, c.state) for c in done] == [(good, "ended"), (bad, "ended")]
+    with engine.connect() as conn:
+        scores = dict(conn.execute(text("SELECT posting_id, score FROM postings")).all())
+        bad_call = conn.execute(
+            text("SELECT status, error_kind FROM actor_calls WHERE posting_id = :p"), {"p": bad}
+        ).one()
+    assert float(scores[good]) == 87.5 and scores[bad] is None
+    assert tuple(bad_call) == ("error", "invalid_stage_value")

@@ -1,0 +1,164 @@
+"""Claims, leases, the sweeper and stale results, driven through the SQL functions (time is simulated
+by back-dating leases, not by sleeping)."""
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+from workflows import CommittedWorkflows, Step, add_postings
+
+from turing_db import engine as sql
+from turing_db.actors import Outcome
+
+W = 7001
+
+
+@pytest.fixture
+def run_id(workflows: CommittedWorkflows, engine: Engine) -> int:
+    workflows.build(
+        W, [Step("t_one", entry=True), Step("t_two")], [("t_one", "*", "t_two"), ("t_two", "*", None)]
+    )
+    add_postings(engine, 10)
+    return sql.start_run(engine, W, "worker-a").workflow_run_id
+
+
+def expire_leases(engine: Engine, run: int) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE posting_work SET lease_expires_at = now() - interval '1 second' "
+                 "WHERE workflow_run_id = :run AND status = 'claimed'"),
+            {"run": run},
+        )  # fmt: skip
+
+
+def work_rows(engine: Engine, run: int) -> dict[int, tuple]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT posting_id, status, reclaims, attempt FROM posting_work WHERE workflow_run_id = :run"
+            ),
+            {"run": run},
+        )
+        return {row.posting_id: (row.status, row.reclaims, row.attempt) for row in rows}
+
+
+def test_claims_are_capped_leased_and_rendered(engine: Engine, run_id: int) -> None:
+    claims = sql.claim_chunk(engine, run_id, "worker-a", 4)
+    assert len(claims) == 4
+    assert {claim.canonical_name for claim in claims} == {"t_one"}
+    assert all(claim.prompt.startswith("Work on Job ") and claim.attempt == 1 for claim in claims)
+    assert len({claim.claim_token for claim in claims}) == 4
+    second = sql.claim_chunk(engine, run_id, "worker-b", 100)
+    assert {c.posting_id for c in second}.isdisjoint({c.posting_id for c in claims})
+    assert len(second) == 6
+
+
+def test_a_wave_runs_before_the_next_conversation(engine: Engine, run_id: int) -> None:
+    first = sql.claim_chunk(engine, run_id, "worker-a", 3)
+    sql.complete_chunk(engine, run_id, "worker-a", [(claim, Outcome(output="ok")) for claim in first])
+    nxt = sql.claim_chunk(engine, run_id, "worker-a", 100)
+    assert {claim.canonical_name for claim in nxt} == {"t_one"}  # the rest of wave t_one first
+    assert len(nxt) == 7
+
+
+def test_lease_expiry_returns_the_work(engine: Engine, run_id: int) -> None:
+    claims = sql.claim_chunk(engine, run_id, "dead-worker", 10)
+    expire_leases(engine, run_id)
+    again = sql.claim_chunk(engine, run_id, "worker-b", 10)  # claiming sweeps expired leases first
+    assert sorted(c.posting_id for c in again) == sorted(c.posting_id for c in claims)
+    assert all(
+        status == "claimed" and reclaims == 1 and attempt == 1
+        for status, reclaims, attempt in work_rows(engine, run_id).values()
+    )
+
+
+def test_stale_claim_token_is_refused(engine: Engine, run_id: int) -> None:
+    [old] = sql.claim_chunk(engine, run_id, "paused-worker", 1)
+    expire_leases(engine, run_id)
+    [new] = sql.claim_chunk(engine, run_id, "worker-b", 1)
+    assert new.posting_id == old.posting_id and new.claim_token != old.claim_token
+    [late] = sql.complete_chunk(engine, run_id, "paused-worker", [(old, Outcome(output="zombie"))])
+    assert (late.accepted, late.state) == (False, "stale")
+    [fresh] = sql.complete_chunk(engine, run_id, "worker-b", [(new, Outcome(output="fresh"))])
+    assert fresh.accepted and fresh.next_conversation == "t_two"
+    with engine.connect() as conn:
+        outputs = conn.execute(
+            text("SELECT output FROM conversation_outputs WHERE posting_id = :p"), {"p": old.posting_id}
+        )
+        assert outputs.scalars().all() == ["fresh"]
+    [again] = sql.complete_chunk(engine, run_id, "worker-b", [(new, Outcome(output="twice"))])
+    assert not again.accepted  # a completed claim cannot be completed twice
+
+
+def test_poison_posting_is_quarantined_after_max_reclaims(engine: Engine, run_id: int) -> None:
+    for _ in range(4):  # max_reclaims is 3: the fourth expiry quarantines
+        assert sql.claim_chunk(engine, run_id, "crashing-worker", 1)
+        expire_leases(engine, run_id)
+    sql.claim_chunk(engine, run_id, "worker-b", 0)  # sweeps; claims one other posting
+    rows = work_rows(engine, run_id)
+    quarantined = [posting for posting, (status, _, _) in rows.items() if status == "quarantined"]
+    assert len(quarantined) == 1
+    with engine.connect() as conn:
+        reason = conn.execute(text("SELECT quarantine_reason FROM postings WHERE posting_id = :p"),
+                              {"p": quarantined[0]}).scalar_one()  # fmt: skip
+        states = conn.execute(text("SELECT state FROM posting_state_checkpoints WHERE posting_id = :p ORDER BY checkpoint_id"),
+                              {"p": quarantined[0]}).scalars().all()  # fmt: skip
+    assert reason.startswith("claimed 4 times in run") and "t_one" in reason
+    assert states == ["routed", "reclaimed", "reclaimed", "reclaimed", "quarantined"]
+
+
+def test_the_cron_sweeper_sweeps_every_run(engine: Engine, run_id: int) -> None:
+    sql.claim_chunk(engine, run_id, "dead-worker", 5)
+    expire_leases(engine, run_id)
+    with engine.begin() as conn:
+        assert conn.execute(text("SELECT sweep_expired_claims()")).scalar_one() == 5
+        job = conn.execute(
+            text("SELECT schedule, command FROM cron.job WHERE jobname = 'sweep-expired-claims'")
+        ).one()
+    assert tuple(job) == ("* * * * *", "SELECT public.sweep_expired_claims()")
+
+
+def test_heartbeat_extends_the_leases_it_holds(engine: Engine, run_id: int) -> None:
+    claims = sql.claim_chunk(engine, run_id, "worker-a", 3)
+    expire_leases(engine, run_id)
+    assert sql.heartbeat(engine, run_id, "worker-a", [c.claim_token for c in claims]) == 3
+    assert sql.heartbeat(engine, run_id, "someone-else", [c.claim_token for c in claims]) == 0
+    assert sql.claim_chunk(engine, run_id, "worker-b", 10) and all(
+        reclaims == 0 for _, reclaims, _ in work_rows(engine, run_id).values()
+    )
+
+
+def test_released_claims_return_without_counting_a_reclaim(engine: Engine, run_id: int) -> None:
+    claims = sql.claim_chunk(engine, run_id, "worker-a", 10)
+    assert sql.release_claims(engine, run_id, "worker-a", [c.claim_token for c in claims]) == 10
+    assert all(row == ("waiting", 0, 0) for row in work_rows(engine, run_id).values())
+
+
+def test_a_second_run_is_refused_unless_it_joins(engine: Engine, run_id: int) -> None:
+    with pytest.raises(DBAPIError, match=f"already has an active run {run_id}"):
+        sql.start_run(engine, W, "worker-b")
+    joined = sql.start_run(engine, W, "worker-b", join=True)
+    assert (joined.workflow_run_id, joined.postings_routed) == (run_id, 0)
+
+
+def test_resume_takes_over_a_run_whose_workers_are_gone(engine: Engine, run_id: int) -> None:
+    sql.claim_chunk(engine, run_id, "worker-a", 4)
+    resumed = sql.start_run(engine, W, "worker-new", resume_run_id=run_id)
+    assert resumed.workflow_run_id == run_id and resumed.resumed
+    assert sorted(status for status, _, _ in work_rows(engine, run_id).values()) == ["waiting"] * 10
+
+
+def test_an_invalid_workflow_is_refused_before_anything_is_touched(
+    engine: Engine, workflows: CommittedWorkflows
+) -> None:
+    workflows.build(W + 1, [Step("t_broken")], [("t_broken", "*", None)])  # no entry point
+    add_postings(engine, 3)
+    with pytest.raises(DBAPIError, match=f"workflow {W + 1} is invalid"):
+        sql.start_run(engine, W + 1, "worker-a")
+    with engine.connect() as conn:
+        assert (
+            conn.execute(
+                text("SELECT count(*) FROM workflow_runs WHERE workflow_id = :w"), {"w": W + 1}
+            ).scalar()
+            == 0
+        )

@@ -1,0 +1,41 @@
+"""Python actors for test workflows (importable as `sample_actors:<name>` with tests/ on the path).
+
+`logged_echo` appends one line per execution to the file named by TURING_TEST_LOG, so a test can count
+how often each posting-step really ran; TURING_TEST_SLEEP slows it down.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+
+def echo(prompt: str, context: dict[str, Any]) -> str:
+    return prompt
+
+
+def logged_echo(prompt: str, context: dict[str, Any]) -> str:
+    time.sleep(float(os.environ.get("TURING_TEST_SLEEP", "0")))
+    log = os.environ.get("TURING_TEST_LOG")
+    if log:
+        with open(log, "a") as handle:
+            handle.write(f"{os.getpid()} {context['posting_id']} {context['conversation']}\n")
+    return f"done: {prompt}"
+
+
+def fail(prompt: str, context: dict[str, Any]) -> str:
+    raise RuntimeError("the actor broke")
+
+
+def not_text(prompt: str, context: dict[str, Any]) -> Any:
+    return 42
+
+
+def sleepy(prompt: str, context: dict[str, Any]) -> str:
+    time.sleep(5)
+    return "late"
+
+
+def grade_fail(prompt: str, context: dict[str, Any]) -> str:
+    return "FAIL"
