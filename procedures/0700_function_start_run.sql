@@ -23,7 +23,7 @@ AS $function$
 DECLARE
     errors      text;
     run         public.workflow_runs;
-    live        integer;
+    live        integer := 0;
     last_beat   interval;
     was_resumed boolean := false;
     routed      integer := 0;

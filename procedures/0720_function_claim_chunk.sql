@@ -4,7 +4,7 @@
 -- (capped at 1000) of its waiting postings are locked with SKIP LOCKED — concurrent workers never
 -- claim the same posting — and leased: each gets a claim token and a lease expiry. Each row carries
 -- the rendered prompt, the actor to run, the attempt number, and the posting's fields as context.
--- Expired claims of the run are swept first.
+-- Expired claims of the run are swept first. A run that is not running returns no rows.
 CREATE OR REPLACE FUNCTION public.claim_chunk(p_run_id bigint, p_worker text, p_max_postings integer DEFAULT 500)
 RETURNS TABLE (posting_id bigint, conversation_id integer, canonical_name text, actor_id integer,
                actor_name text, actor_type text, actor_config jsonb, timeout_seconds numeric,
@@ -21,8 +21,7 @@ DECLARE
 BEGIN
     SELECT * INTO run FROM public.workflow_runs AS r WHERE r.workflow_run_id = p_run_id;
     IF run.status IS DISTINCT FROM 'running' THEN
-        RAISE EXCEPTION 'run % is not running (status %)', p_run_id, coalesce(run.status, 'unknown')
-            USING ERRCODE = 'object_not_in_prerequisite_state';
+        RETURN;  -- a finished run has nothing to claim (another worker may have just completed it)
     END IF;
 
     -- HOUSEKEEPING: expired leases return to the pool; this worker is alive

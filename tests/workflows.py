@@ -164,7 +164,7 @@ def add_postings(
         ids = conn.execute(
             text(
                 "INSERT INTO postings (job_title, job_description, summary, skills, score) "
-                "SELECT 'Job ' || i, 'Description of job ' || i, :summary, CAST(:skills AS jsonb), :score "
+                "SELECT 'Job ' || i, 'Description of job ' || i || ' ' || gen_random_uuid(), :summary, CAST(:skills AS jsonb), :score "
                 "FROM generate_series(1, :count) AS i RETURNING posting_id"
             ),
             {"count": count, "summary": summary, "skills": skills, "score": score},

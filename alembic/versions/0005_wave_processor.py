@@ -111,7 +111,7 @@ def upgrade() -> None:
     install(
         connection,
         "0700_function_start_run.sql",
-        "0d1686fcd5be4f43ca213d711372c2c51cf60666aa478985c0a470a8cd2a7fa6",
+        "a18c273bfe7a72fd258431f2f3cfb4751563706f3d4aa1c68c3ada95f24d8b73",
     )
     install(
         connection,
@@ -121,7 +121,7 @@ def upgrade() -> None:
     install(
         connection,
         "0720_function_claim_chunk.sql",
-        "019537e8b1aaed9f576f600591a84872beded4b675238947de8f2fa466bf35c1",
+        "ade2863c6583b73933074ef82c53d0188f7f8dad87db453fa5641e28638d57db",
     )
     install(
         connection,

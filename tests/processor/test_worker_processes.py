@@ -1,0 +1,156 @@
+"""Whole worker processes: kill -9 and resume, two processes on one run, a graceful SIGTERM."""
+
+import collections
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from workflows import CommittedWorkflows, Step, add_postings
+
+pytestmark = pytest.mark.slow
+W = 7201
+TESTS_DIR = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def logged_workflow(workflows: CommittedWorkflows) -> int:
+    workflows.build(W, [Step("t_a", entry=True), Step("t_b")], [("t_a", "*", "t_b"), ("t_b", "*", None)])
+    workflows.set_actor("test_python", "python", {"callable": "sample_actors:logged_echo"})
+    return W
+
+
+def worker_env(turing_env: dict[str, str], log: Path, sleep: float) -> dict[str, str]:
+    return {**turing_env, "PYTHONPATH": str(TESTS_DIR), "TURING_TEST_LOG": str(log), "TURING_TEST_SLEEP": str(sleep),
+            "COLUMNS": "200"}  # fmt: skip
+
+
+def start_worker(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "turing_db.cli", "run", "--workflow", str(W), *args],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def scalar(engine: Engine, query: str) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text(query)).scalar_one())
+
+
+def wait_until(condition, timeout: float = 60) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.05)
+
+
+def executions(log: Path) -> collections.Counter[tuple[str, str]]:
+    lines = [line.split() for line in log.read_text().splitlines()] if log.exists() else []
+    return collections.Counter((posting, conversation) for _, posting, conversation in lines)
+
+
+def assert_every_step_recorded_once(engine: Engine, postings: int) -> None:
+    with engine.connect() as conn:
+        per_step = conn.execute(text(
+            "SELECT count(*), count(DISTINCT (posting_id, conversation_id)) FROM conversation_outputs"
+        )).one()  # fmt: skip
+        statuses = dict(conn.execute(text("SELECT status, count(*) FROM posting_work GROUP BY status")).all())
+    assert tuple(per_step) == (2 * postings, 2 * postings)
+    assert statuses == {"done": postings}
+
+
+def test_kill_9_mid_chunk_then_resume_loses_nothing(
+    engine: Engine, logged_workflow: int, turing_env: dict[str, str], tmp_path: Path
+) -> None:
+    add_postings(engine, 200)
+    log = tmp_path / "executions.log"
+    env = worker_env(turing_env, log, sleep=0.05)
+    worker = start_worker(env, "--chunk-size", "20")
+    wait_until(lambda: scalar(engine, "SELECT count(*) FROM conversation_outputs") >= 60)
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(timeout=10)
+    recorded_before = scalar(engine, "SELECT count(*) FROM conversation_outputs")
+    run_id = scalar(engine, "SELECT max(workflow_run_id) FROM workflow_runs")
+
+    refused = start_worker(env)  # the dead worker's heartbeat is still fresh
+    out, _ = refused.communicate(timeout=60)
+    assert refused.returncode == 2 and f"--resume {run_id}" in out
+
+    resumed = start_worker(env, "--resume", str(run_id), "--chunk-size", "20")
+    out, err = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0, out + err
+    assert f"resumed run {run_id}: 200 postings — 200 completed" in out
+    assert_every_step_recorded_once(engine, 200)
+    assert scalar(engine, "SELECT count(*) FROM conversation_outputs") >= recorded_before
+    repeated = [step for step, count in executions(log).items() if count > 1]
+    assert len(repeated) <= 20  # only the chunk in flight at the kill ran twice
+    assert len(executions(log)) == 400
+
+
+def test_two_worker_processes_never_execute_a_step_twice(
+    engine: Engine, logged_workflow: int, turing_env: dict[str, str], tmp_path: Path
+) -> None:
+    add_postings(engine, 2000)
+    log = tmp_path / "executions.log"
+    env = worker_env(turing_env, log, sleep=0.005)
+    first = start_worker(env, "--join", "--chunk-size", "100")
+    second = start_worker(env, "--join", "--chunk-size", "100")
+    for worker in (first, second):
+        out, err = worker.communicate(timeout=300)
+        assert worker.returncode == 0, out + err
+    assert_every_step_recorded_once(engine, 2000)
+    counts = executions(log)
+    assert len(counts) == 4000 and max(counts.values()) == 1
+    pids = {line.split()[0] for line in log.read_text().splitlines()}
+    assert len(pids) == 2, "both processes should have done work"
+    assert scalar(engine, "SELECT count(*) FROM workflow_runs") == 1
+
+
+def test_sigterm_finishes_the_chunk_in_hand_and_the_next_run_resumes(
+    engine: Engine, logged_workflow: int, turing_env: dict[str, str], tmp_path: Path
+) -> None:
+    add_postings(engine, 100)
+    log = tmp_path / "executions.log"
+    env = worker_env(turing_env, log, sleep=0.1)
+    worker = start_worker(env, "--chunk-size", "10")
+    wait_until(lambda: scalar(engine, "SELECT count(*) FROM conversation_outputs") >= 20)
+    worker.send_signal(signal.SIGTERM)
+    out, err = worker.communicate(timeout=30)
+    assert worker.returncode == 0, out + err
+    assert "stopping: finishing the chunks in hand" in out
+    assert "the run is paused" in out
+    assert scalar(engine, "SELECT count(*) FROM posting_work WHERE status = 'claimed'") == 0
+    assert scalar(engine, "SELECT count(*) FROM run_workers WHERE stopped_at IS NULL") == 0
+    counts_at_stop = executions(log)
+    assert sum(counts_at_stop.values()) == scalar(engine, "SELECT count(*) FROM conversation_outputs")
+
+    again = start_worker(env, "--chunk-size", "10")
+    out, err = again.communicate(timeout=120)
+    assert again.returncode == 0, out + err
+    assert "resumed run" in out and "100 completed" in out
+    assert_every_step_recorded_once(engine, 100)
+    assert max(executions(log).values()) == 1  # a graceful stop repeats nothing
+
+
+def test_library_api_runs_a_workflow_and_returns_its_summary(
+    engine: Engine, logged_workflow: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from turing_db import WaveBatchProcessor
+
+    monkeypatch.setenv("TURING_TEST_LOG", str(tmp_path / "executions.log"))
+    add_postings(engine, 30)
+    summary = WaveBatchProcessor(workflow_id=W, engine=engine, workers=2, chunk_size=7).run(limit=25)
+    assert (summary.status, summary.postings_in_run, summary.completed, summary.pending) == (
+        "completed",
+        25,
+        25,
+        0,
+    )
+    assert [row["conversation"] for row in summary.conversations] == ["t_a", "t_b"]
+    assert summary.steps_executed == 50
+    assert os.path.exists(tmp_path / "executions.log")
