@@ -53,7 +53,7 @@ psql: db  ## psql on the configured database
 test: venv  ## the whole test suite against a throwaway PostgreSQL with pg_cron
 	$(BIN)/python -m pytest
 
-bench: migrate  ## run the benchmarks in bench/, print a table, write bench/results.json
+bench: venv  ## run the benchmarks in bench/ on a throwaway cluster, print a table, write bench/results.json
 	$(BIN)/python -m bench.run
 
 lint: venv  ## ruff and mypy

@@ -29,14 +29,21 @@ BEGIN
     UPDATE public.run_workers AS worker SET heartbeat_at = now()
      WHERE worker.workflow_run_id = p_run_id AND worker.worker_id = p_worker;
 
-    -- WAVE: the waiting conversation that comes first
-    SELECT work.conversation_id INTO wave
-      FROM public.posting_work AS work
-      LEFT JOIN public.workflow_conversations AS step
-             ON step.workflow_id = run.workflow_id AND step.conversation_id = work.conversation_id
-     WHERE work.workflow_run_id = p_run_id AND work.status = 'waiting'
-     ORDER BY step.execution_order NULLS LAST, work.conversation_id
+    -- WAVE: the waiting conversation that comes first (the error handler after every step)
+    SELECT step.conversation_id INTO wave
+      FROM public.workflow_conversations AS step
+     WHERE step.workflow_id = run.workflow_id
+       AND EXISTS (SELECT 1 FROM public.posting_work AS work
+                    WHERE work.workflow_run_id = p_run_id AND work.conversation_id = step.conversation_id
+                      AND work.status = 'waiting')
+     ORDER BY step.execution_order
      LIMIT 1;
+    IF wave IS NULL THEN
+        SELECT work.conversation_id INTO wave
+          FROM public.posting_work AS work
+         WHERE work.workflow_run_id = p_run_id AND work.status = 'waiting'
+         LIMIT 1;
+    END IF;
     IF wave IS NULL THEN
         RETURN;
     END IF;

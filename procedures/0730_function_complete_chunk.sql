@@ -35,30 +35,33 @@ BEGIN
     SELECT c.conversation_id INTO handler_id FROM public.conversations AS c
      WHERE c.conversation_type = 'error_handler' AND c.enabled;
 
-    -- GUARD: only results that hold a live claim count; lock those postings
+    -- GUARD: only results that hold a live claim count; lock those postings (one statement)
     INSERT INTO pg_temp.turing_chunk
-    SELECT result.posting_id, result.claim_token, work.posting_id IS NOT NULL, work.conversation_id,
+    SELECT result.posting_id, result.claim_token, true, work.conversation_id,
            conversation.actor_id, stage.posting_column, conversation.conversation_type = 'error_handler',
            work.in_error_handler, work.visits,
            coalesce(result.output, ''), nullif(result.sentinel, ''), coalesce(result.latency_ms, 0),
            result.prompt_tokens, result.completion_tokens,
            CASE WHEN nullif(result.sentinel, '') IS NOT NULL
                 THEN coalesce(result.error_kind, lower(btrim(result.sentinel, '[]'))) END,
-           nullif(result.sentinel, ''), NULL, NULL,
-           CASE WHEN work.posting_id IS NULL THEN 'stale' END,
-           CASE WHEN work.posting_id IS NULL
-                THEN 'refused: the claim token is not the live claim of this posting (lease expired or already completed)'
-                WHEN nullif(result.sentinel, '') IS NOT NULL THEN left(result.error_message, 500) END
+           nullif(result.sentinel, ''), NULL, NULL, NULL,
+           CASE WHEN nullif(result.sentinel, '') IS NOT NULL THEN left(result.error_message, 500) END
       FROM jsonb_to_recordset(p_results) AS result (
                posting_id bigint, claim_token uuid, output text, sentinel text, latency_ms numeric,
                prompt_tokens integer, completion_tokens integer, error_kind text, error_message text)
-      LEFT JOIN LATERAL (
-               SELECT w.* FROM public.posting_work AS w
-                WHERE w.workflow_run_id = p_run_id AND w.posting_id = result.posting_id
-                  AND w.claim_token = result.claim_token AND w.status = 'claimed'
-                  FOR UPDATE) AS work ON true
-      LEFT JOIN public.conversations AS conversation ON conversation.conversation_id = work.conversation_id
+      JOIN public.posting_work AS work
+        ON work.workflow_run_id = p_run_id AND work.posting_id = result.posting_id
+       AND work.claim_token = result.claim_token AND work.status = 'claimed'
+      JOIN public.conversations AS conversation ON conversation.conversation_id = work.conversation_id
       LEFT JOIN public.stages AS stage ON stage.stage_name = conversation.saves_stage
+       FOR UPDATE OF work
+    ON CONFLICT DO NOTHING;
+
+    -- the others are stale: refused, and reported as such
+    INSERT INTO pg_temp.turing_chunk (posting_id, claim_token, accepted, state, note)
+    SELECT result.posting_id, result.claim_token, false, 'stale',
+           'refused: the claim token is not the live claim of this posting (lease expired or already completed)'
+      FROM jsonb_to_recordset(p_results) AS result (posting_id bigint, claim_token uuid)
     ON CONFLICT DO NOTHING;
 
     -- SAVE stages: write the output to the posting (one posting at a time, so a bad value fails alone)

@@ -8,7 +8,6 @@ that the branches in SQL route. New actor types (the HTTP LLM actors) register a
 
 from __future__ import annotations
 
-import concurrent.futures
 import importlib
 import os
 import signal
@@ -74,13 +73,11 @@ def elapsed_ms(started: float) -> float:
 
 
 class PythonActor:
-    """Calls `module:function(prompt, context)` and expects text back.
+    """Calls `module:function(prompt, context)` in the calling thread and expects text back.
 
-    A callable that overruns the timeout is reported as [TIMEOUT]; Python cannot stop a running
-    function, so it finishes in the background and its result is dropped.
+    The deadline is kept by the caller (turing_db.execution): Python cannot stop a running function,
+    so a callable that overruns is reported as [TIMEOUT] there and finishes in the background.
     """
-
-    _pool = concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="python-actor")
 
     def __init__(self, name: str, config: dict[str, Any], timeout: float):
         self.name = name
@@ -94,11 +91,8 @@ class PythonActor:
 
     def execute(self, task: Task) -> Outcome:
         started = time.perf_counter()
-        future = self._pool.submit(self.function, task.prompt, task.context)
         try:
-            result = future.result(timeout=self.timeout)
-        except concurrent.futures.TimeoutError:
-            return failure(TIMEOUT, "timeout", f"{self.name} took longer than {self.timeout:g} s", started)
+            result = self.function(task.prompt, task.context)
         except Exception as exc:  # an actor's failure is an outcome, never a crash of the runner
             return failure(ERROR, type(exc).__name__, str(exc) or type(exc).__name__, started)
         if not isinstance(result, str):

@@ -22,6 +22,7 @@ from turing_db import engine as sql
 from turing_db import validation
 from turing_db.actors import Actor, Outcome, Task, build_actor
 from turing_db.db import get_engine
+from turing_db.execution import execute_chunk
 from turing_db.logs import get_logger
 
 log = get_logger(__name__)
@@ -187,30 +188,23 @@ class WaveBatchProcessor:
     def _execute(
         self, run_id: int, worker: str, claims: list[sql.Claim]
     ) -> tuple[list[tuple[sql.Claim, Outcome]], list[sql.Claim]]:
-        """Run the chunk's actors concurrently (bounded per actor), heartbeating while they run."""
+        """Run the chunk's actor on every claim (bounded concurrency), heartbeating while they run."""
         first = claims[0]
-        actor = self._actor(first)
-        limit = first.max_concurrency or DEFAULT_ACTOR_CONCURRENCY
-        results: list[tuple[sql.Claim, Outcome]] = []
-        pool = concurrent.futures.ThreadPoolExecutor(min(limit, len(claims)), thread_name_prefix="actor")
-        pending = {
-            pool.submit(actor.execute, Task(claim.posting_id, claim.prompt, claim.context)): claim
-            for claim in claims
-        }
-        try:
-            while pending:
-                done, _ = concurrent.futures.wait(pending, timeout=self.heartbeat_seconds)
-                for future in done:
-                    results.append((pending.pop(future), future.result()))
-                if pending and self._abandon.is_set():
-                    break
-                if pending:
-                    sql.heartbeat(
-                        self.engine, run_id, worker, [claim.claim_token for claim in pending.values()]
-                    )
-        finally:
-            pool.shutdown(wait=not self._abandon.is_set(), cancel_futures=True)
-        unfinished = list(pending.values())
+        outcomes = execute_chunk(
+            self._actor(first),
+            [Task(claim.posting_id, claim.prompt, claim.context) for claim in claims],
+            concurrency=first.max_concurrency or DEFAULT_ACTOR_CONCURRENCY,
+            timeout=float(first.timeout_seconds),
+            wait_interval=self.heartbeat_seconds,
+            while_waiting=lambda unfinished: sql.heartbeat(
+                self.engine, run_id, worker, [claims[i].claim_token for i in unfinished]
+            ),
+            stop_now=self._abandon.is_set,
+        )
+        results = [
+            (claim, outcome) for claim, outcome in zip(claims, outcomes, strict=True) if outcome is not None
+        ]
+        unfinished = [claim for claim, outcome in zip(claims, outcomes, strict=True) if outcome is None]
         return results, unfinished
 
     def _actor(self, claim: sql.Claim) -> Actor:

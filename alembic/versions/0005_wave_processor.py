@@ -121,12 +121,12 @@ def upgrade() -> None:
     install(
         connection,
         "0720_function_claim_chunk.sql",
-        "ade2863c6583b73933074ef82c53d0188f7f8dad87db453fa5641e28638d57db",
+        "6bb9a888a9b411c9a8aab2392f0be7232c82e6f431bcb93bc2465b07dfa22d0a",
     )
     install(
         connection,
         "0730_function_complete_chunk.sql",
-        "f301abe5eb095bbacc136d00250bce18123746e3aa726c29b0ad2bb50675cae3",
+        "39791ef749d474873e454d9deb899317dc61cc24d3d08ef37e055e8880750300",
     )
     install(
         connection,

@@ -29,12 +29,6 @@ def test_python_actor_that_returns_no_text_failed() -> None:
     assert (outcome.sentinel, outcome.error_kind) == (FAILED, "not_text")
 
 
-def test_python_actor_timeout() -> None:
-    started = time.monotonic()
-    outcome = build_actor("a", "python", {"callable": "sample_actors:sleepy"}, 0.2).execute(TASK)
-    assert outcome.sentinel == TIMEOUT and time.monotonic() - started < 2
-
-
 def test_unimportable_callable_fails_every_task_with_the_reason() -> None:
     outcome = build_actor("a", "python", {"callable": "no_such_module:f"}, 5).execute(TASK)
     assert outcome.sentinel == ERROR and outcome.error_kind == "actor_unavailable"

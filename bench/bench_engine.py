@@ -1,0 +1,204 @@
+"""Engine throughput: posting-steps per second through the whole engine, against a naive baseline.
+
+10,000 postings go through a 3-step workflow whose actor returns at once, so what is measured is
+claiming, rendering, branching, checkpointing and logging. Figures: steps/s with 1 and 4 workers, the
+same work done the naive way (a new connection and a commit per posting-step, as the original system
+did), the cost of completing one chunk of 500, run start-up, peak connections and peak memory.
+"""
+
+from __future__ import annotations
+
+import resource
+import statistics
+import time
+
+import psycopg2
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine
+
+from bench.results import Result
+from turing_db import engine as sql
+from turing_db.actors import Outcome
+from turing_db.runner import WaveBatchProcessor
+
+WORKFLOW_ID = 9101
+POSTINGS = 10_000
+STEPS = ("bench_one", "bench_two", "bench_three")
+NAIVE_POSTINGS = 300
+CHUNK = 500
+
+SETUP = """
+INSERT INTO actors (actor_name, actor_type, config) VALUES ('bench_instant', 'python', '{"callable": "bench.actors:instant"}')
+ON CONFLICT (actor_name) DO NOTHING;
+INSERT INTO workflows (workflow_id, workflow_name) VALUES (:workflow, 'engine benchmark');
+INSERT INTO conversations (conversation_name, canonical_name, actor_id)
+SELECT name, name, (SELECT actor_id FROM actors WHERE actor_name = 'bench_instant')
+  FROM unnest(CAST(:steps AS text[])) AS name;
+INSERT INTO workflow_conversations (workflow_id, conversation_id, execution_order, is_entry_point)
+SELECT :workflow, c.conversation_id, s.position, s.position = 1
+  FROM unnest(CAST(:steps AS text[])) WITH ORDINALITY AS s (name, position)
+  JOIN conversations c ON c.canonical_name = s.name;
+INSERT INTO instructions (conversation_id, prompt_template)
+SELECT c.conversation_id, 'Step ' || s.name || ' of {job_title}: {job_description}'
+  FROM unnest(CAST(:steps AS text[])) AS s (name) JOIN conversations c ON c.canonical_name = s.name;
+INSERT INTO instruction_steps (instruction_id, branch_condition, next_conversation_id, branch_priority)
+SELECT i.instruction_id, '*', next.conversation_id, 100
+  FROM unnest(CAST(:steps AS text[])) WITH ORDINALITY AS s (name, position)
+  JOIN conversations c ON c.canonical_name = s.name
+  JOIN instructions i ON i.conversation_id = c.conversation_id
+  LEFT JOIN unnest(CAST(:steps AS text[])) WITH ORDINALITY AS n (name, position) ON n.position = s.position + 1
+  LEFT JOIN conversations next ON next.canonical_name = n.name;
+INSERT INTO postings (job_title, job_description, source)
+SELECT 'Benchmark job ' || i, 'A posting used to measure the engine, number ' || i || '.', 'bench'
+  FROM generate_series(1, :postings) AS i;
+ANALYZE postings;
+"""
+
+RESET = """
+DELETE FROM actor_calls WHERE workflow_run_id IN (SELECT workflow_run_id FROM workflow_runs WHERE workflow_id = :workflow);
+DELETE FROM workflow_runs WHERE workflow_id = :workflow;
+"""
+
+
+def setup(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(text(SETUP), {"workflow": WORKFLOW_ID, "steps": list(STEPS), "postings": POSTINGS})
+
+
+def reset(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(text(RESET), {"workflow": WORKFLOW_ID})
+
+
+class ConnectionCounter:
+    """The most database connections this process had open at once while the block ran (pool events)."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.peak = 0
+
+    def _checked_out(self, *args: object) -> None:
+        pool = self.engine.pool
+        self.peak = max(self.peak, pool.checkedout() + pool.checkedin())  # type: ignore[attr-defined]
+
+    def __enter__(self) -> ConnectionCounter:
+        event.listen(self.engine, "checkout", self._checked_out)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        event.remove(self.engine, "checkout", self._checked_out)
+
+
+def timed_run(engine: Engine, workers: int) -> tuple[float, int, float, int]:
+    """(steps/s, steps, start-up seconds, peak connections) of a whole run."""
+    reset(engine)
+    processor = WaveBatchProcessor(WORKFLOW_ID, workers=workers, chunk_size=CHUNK, engine=engine)
+    started = time.perf_counter()
+    startup = [0.0]
+    original = sql.claim_chunk
+
+    def first_claim(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if not startup[0]:
+            startup[0] = time.perf_counter() - started
+        return original(*args, **kwargs)
+
+    sql.claim_chunk = first_claim  # type: ignore[assignment]
+    try:
+        with ConnectionCounter(engine) as sampler:
+            summary = processor.run()
+    finally:
+        sql.claim_chunk = original  # type: ignore[assignment]
+    assert summary.completed == POSTINGS, summary
+    return summary.steps_executed / summary.elapsed_seconds, summary.steps_executed, startup[0], sampler.peak
+
+
+def checkpoint_cost(engine: Engine) -> float:
+    """Median milliseconds of complete_chunk() for chunks of 500 postings."""
+    reset(engine)
+    run = sql.start_run(engine, WORKFLOW_ID, "bench-checkpoint").workflow_run_id
+    timings = []
+    for _ in range(8):
+        claims = sql.claim_chunk(engine, run, "bench-checkpoint", CHUNK)
+        started = time.perf_counter()
+        sql.complete_chunk(
+            engine, run, "bench-checkpoint", [(claim, Outcome(output="ok")) for claim in claims]
+        )
+        timings.append((time.perf_counter() - started) * 1000)
+    sql.stop_worker(engine, run, "bench-checkpoint")
+    return statistics.median(timings)
+
+
+def naive_steps_per_second(engine: Engine) -> float:
+    """The original system's way: for every posting-step a new connection, a query, a commit."""
+    url = engine.url
+    connect = {"dbname": url.database, "user": url.username, "host": url.query.get("host", url.host),
+               "port": url.query.get("port", url.port), "password": url.password}  # fmt: skip
+    connect = {key: value for key, value in connect.items() if value}
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO workflow_runs (workflow_id, status, finished_at) VALUES (:w, 'completed', now())"),
+                     {"w": WORKFLOW_ID})  # fmt: skip
+        run = conn.execute(text("SELECT max(workflow_run_id) FROM workflow_runs")).scalar_one()
+        postings = (
+            conn.execute(
+                text("SELECT posting_id FROM postings WHERE source = 'bench' ORDER BY posting_id LIMIT :n"),
+                {"n": NAIVE_POSTINGS},
+            )
+            .scalars()
+            .all()
+        )
+        steps = conn.execute(
+            text("SELECT c.conversation_id, c.actor_id, i.prompt_template FROM conversations c "
+                 "JOIN instructions i USING (conversation_id) WHERE c.canonical_name = ANY(:names) "
+                 "ORDER BY array_position(CAST(:names AS text[]), c.canonical_name)"),
+            {"names": list(STEPS)},
+        ).all()  # fmt: skip
+    started = time.perf_counter()
+    count = 0
+    for posting in postings:
+        for conversation_id, actor_id, template in steps:
+            with psycopg2.connect(**connect) as conn, conn.cursor() as cursor:
+                cursor.execute(
+                    "SELECT job_title, job_description FROM postings WHERE posting_id = %s", (posting,)
+                )
+                title, description = cursor.fetchone()
+                prompt = template.replace("{job_title}", title).replace("{job_description}", description)
+                output = "ok" if prompt else ""
+                cursor.execute(
+                    "INSERT INTO conversation_outputs (workflow_run_id, posting_id, conversation_id, output) VALUES (%s, %s, %s, %s)",
+                    (run, posting, conversation_id, output),
+                )
+                cursor.execute(
+                    "INSERT INTO actor_calls (workflow_run_id, posting_id, conversation_id, actor_id, status, latency_ms) "
+                    "VALUES (%s, %s, %s, %s, 'success', 0)",
+                    (run, posting, conversation_id, actor_id),
+                )
+                cursor.execute(
+                    "INSERT INTO posting_state_checkpoints (workflow_run_id, posting_id, conversation_id, state) "
+                    "VALUES (%s, %s, %s, 'completed')",
+                    (run, posting, conversation_id),
+                )
+            conn.close()
+            count += 1
+    return count / (time.perf_counter() - started)
+
+
+def run(engine: Engine) -> list[Result]:
+    setup(engine)
+    one, steps, startup, connections_one = timed_run(engine, workers=1)
+    four, _, _, connections_four = timed_run(engine, workers=4)
+    checkpoint_ms = checkpoint_cost(engine)
+    naive = naive_steps_per_second(engine)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    note = f"{POSTINGS} postings x {len(STEPS)} steps, instant actor, chunks of {CHUNK}"
+    return [
+        Result("engine.posting_steps_per_s.1worker", round(one), "steps/s", True, note),
+        Result("engine.posting_steps_per_s.4workers", round(four), "steps/s", True, note),
+        Result("engine.naive_steps_per_s", round(naive, 1), "steps/s", True,
+               f"new connection and commit per posting-step, {NAIVE_POSTINGS * len(STEPS)} steps"),
+        Result("engine.ratio_vs_naive", round(one / naive, 1), "x", True, "1 worker vs the naive baseline"),
+        Result("engine.checkpoint_ms_per_500", round(checkpoint_ms, 1), "ms", False, "complete_chunk() of 500 results, median of 8"),
+        Result("engine.run_startup_s", round(startup, 3), "s", False, f"validate + start_run routing {POSTINGS} postings, to the first claim"),
+        Result("engine.peak_connections.1worker", connections_one, "connections", False, "open at once in this process (pool events)"),
+        Result("engine.peak_connections.4workers", connections_four, "connections", False, "one process, 4 worker threads"),
+        Result("engine.peak_memory_mb", round(peak_mb, 1), "MB", False, "max RSS of the benchmark process"),
+    ]  # fmt: skip

@@ -1,0 +1,93 @@
+"""Executing one chunk of tasks with one actor: concurrently, each within its deadline.
+
+A few worker threads pull tasks from a shared queue, so a slow task holds up no other and an instant
+actor costs a queue read, not a thread hop. A task that overruns its actor's timeout is reported as
+[TIMEOUT]; its thread is left to finish in the background (Python cannot stop a running function)
+and a fresh thread takes its place. While tasks are running, `while_waiting` is called every
+`wait_interval` seconds (the runner extends its leases there).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+from turing_db.actors import TIMEOUT, Actor, Outcome, Task
+
+GRACE_SECONDS = 1.0  # an actor's own timeout (a shell kill, an HTTP timeout) fires first
+
+
+def execute_chunk(
+    actor: Actor,
+    tasks: Sequence[Task],
+    *,
+    concurrency: int,
+    timeout: float,
+    wait_interval: float = 30.0,
+    while_waiting: Callable[[list[int]], object] | None = None,
+    stop_now: Callable[[], bool] = lambda: False,
+) -> list[Outcome | None]:
+    """One outcome per task, in order; None for tasks not finished when `stop_now()` turned true."""
+    pending: queue.SimpleQueue[int] = queue.SimpleQueue()
+    for index in range(len(tasks)):
+        pending.put(index)
+    results: list[Outcome | None] = [None] * len(tasks)
+    started: dict[int, float] = {}
+    changed = threading.Condition()
+    remaining = [len(tasks)]
+
+    def pull() -> None:
+        while True:
+            try:
+                index = pending.get_nowait()
+            except queue.Empty:
+                return
+            with changed:
+                started[index] = time.monotonic()
+                changed.notify_all()  # the waiter now has a deadline to watch
+            outcome = actor.execute(tasks[index])
+            with changed:
+                if results[index] is None:  # not already reported as timed out
+                    results[index] = outcome
+                    remaining[0] -= 1
+                started.pop(index, None)
+                changed.notify_all()
+
+    def add_puller() -> None:
+        threading.Thread(target=pull, name=f"actor-{actor.name}", daemon=True).start()
+
+    for _ in range(max(1, min(concurrency, len(tasks)))):
+        add_puller()
+    deadline = timeout + GRACE_SECONDS
+    next_wait_call = time.monotonic() + wait_interval
+    with changed:
+        while remaining[0] > 0 and not stop_now():
+            now = time.monotonic()
+            for index, since in list(started.items()):
+                if now - since > deadline and results[index] is None:
+                    results[index] = Outcome(sentinel=TIMEOUT, error_kind="timeout", latency_ms=(now - since) * 1000,
+                                             error_message=f"{actor.name} took longer than {timeout:g} s")  # fmt: skip
+                    remaining[0] -= 1
+                    del started[index]
+                    add_puller()  # the stuck thread keeps running; the queue needs a live puller
+            if remaining[0] == 0:
+                break
+            if while_waiting and now >= next_wait_call:
+                unfinished = [i for i, result in enumerate(results) if result is None]
+                changed.release()
+                try:
+                    while_waiting(unfinished)
+                finally:
+                    changed.acquire()
+                next_wait_call = time.monotonic() + wait_interval
+            soonest = min((since + deadline for since in started.values()), default=now + wait_interval)
+            changed.wait(timeout=max(0.01, min(soonest, next_wait_call) - time.monotonic()))
+    if stop_now():
+        while True:  # tasks never started stay unfinished; their claims are released
+            try:
+                pending.get_nowait()
+            except queue.Empty:
+                break
+    return list(results)
