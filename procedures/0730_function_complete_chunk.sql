@@ -5,8 +5,8 @@
 --   1. a conversation that saves a stage writes its output to the posting's column (an output the
 --      column refuses turns into '[FAILED]');
 --   2. the first branch that matches (branch_matches(), by branch_priority then id) picks the next
---      conversation; a branch into a conversation whose max_visits is spent turns the outcome into
---      '[LOOP_LIMIT]', matched again; an outcome no branch matches goes to the global error handler
+--      conversation; a branch into a conversation whose max_visits (25 when not set, so no loop runs
+--      forever) is spent turns the outcome into '[LOOP_LIMIT]', matched again; an outcome no branch matches goes to the global error handler
 --      (a missing branch, noted in the checkpoint), and a posting the error handler ends is 'failed';
 --   3. the output, the actor call and a checkpoint are stored and the posting moves on.
 -- A result whose claim token is stale (the lease expired and the posting was reclaimed, or it was
@@ -99,7 +99,8 @@ BEGIN
     -- LOOP LIMIT: a branch into a conversation whose max_visits is spent is matched again as [LOOP_LIMIT]
     UPDATE pg_temp.turing_chunk AS chunk
        SET branch_sentinel = '[LOOP_LIMIT]',
-           note = concat_ws('; ', chunk.note, format('%s reached max_visits %s', target.canonical_name, step.max_visits)),
+           note = concat_ws('; ', chunk.note, format('%s reached max_visits %s', target.canonical_name,
+                                                     coalesce(step.max_visits, 25))),
            (matched, next_conversation_id) = (
                SELECT true, branch.next_conversation_id
                  FROM public.instructions AS instruction
@@ -113,8 +114,7 @@ BEGIN
      WHERE chunk.accepted AND chunk.matched AND run.workflow_run_id = p_run_id
        AND step.workflow_id = run.workflow_id AND step.conversation_id = chunk.next_conversation_id
        AND target.conversation_id = step.conversation_id
-       AND step.max_visits IS NOT NULL
-       AND coalesce((chunk.visits ->> chunk.next_conversation_id::text)::integer, 0) >= step.max_visits;
+       AND coalesce((chunk.visits ->> chunk.next_conversation_id::text)::integer, 0) >= coalesce(step.max_visits, 25);
 
     -- ROUTE: where each posting goes, and in what state
     UPDATE pg_temp.turing_chunk AS chunk

@@ -143,7 +143,7 @@ def upgrade() -> None:
     install(
         connection,
         "0730_function_complete_chunk.sql",
-        "39791ef749d474873e454d9deb899317dc61cc24d3d08ef37e055e8880750300",
+        "a963bcdc9c20c65c26d02b07ba9b3f3ed538a1dbfe91611eb191c776e3e898ab",
     )
     install(
         connection,

@@ -162,3 +162,24 @@ def test_a_saved_stage_is_written_to_the_posting_and_a_bad_value_fails(
         ).one()
     assert float(scores[good]) == 87.5 and scores[bad] is None
     assert tuple(bad_call) == ("error", "invalid_stage_value")
+
+
+def test_a_loop_without_max_visits_still_ends(workflows: CommittedWorkflows, engine: Engine) -> None:
+    workflows.build(
+        W + 3, [Step("t_spin", entry=True)], [("t_spin", "AGAIN", "t_spin", 10), ("t_spin", "*", None, 20)]
+    )
+    add_postings(engine, 1)
+    run = sql.start_run(engine, W + 3, "w").workflow_run_id
+    steps = 0
+    while claims := sql.claim_chunk(engine, run, "w", 1):
+        sql.complete_chunk(engine, run, "w", [(claims[0], Outcome(output="AGAIN"))])
+        steps += 1
+        assert steps < 100, "the loop did not end"
+    assert steps == 26  # 25 visits, then [LOOP_LIMIT] (no branch for it): the error handler
+    with engine.connect() as conn:
+        assert (
+            conn.execute(
+                text("SELECT status FROM posting_work WHERE workflow_run_id = :r"), {"r": run}
+            ).scalar()
+            == "failed"
+        )

@@ -19,7 +19,9 @@ def test_a_python_callable_that_overruns_is_a_timeout_and_the_rest_go_on() -> No
     started = time.monotonic()
     outcomes = execute_chunk(actor, TASKS[:3], concurrency=1, timeout=0.2)
     assert [outcome.sentinel for outcome in outcomes if outcome] == [TIMEOUT] * 3
-    assert time.monotonic() - started < 4.5  # 3 x (0.2 s + 1 s grace): stuck threads are replaced, not awaited
+    assert (
+        time.monotonic() - started < 4.5
+    )  # 3 x (0.2 s + 1 s grace): stuck threads are replaced, not awaited
 
 
 def test_while_waiting_is_called_with_the_unfinished_tasks() -> None:
