@@ -9,12 +9,7 @@ SET search_path = pg_catalog, public, pg_temp
 SET jit = off  -- planning a few rows; JIT compilation would cost a second
 AS $function$
     WITH executed AS (
-        SELECT step.canonical_name, step.actor_id FROM public.workflow_steps(p_workflow_id) AS step
-        UNION
-        SELECT handler.canonical_name, handler.actor_id
-          FROM public.conversations AS handler
-         WHERE handler.conversation_type = 'error_handler' AND handler.enabled
-           AND EXISTS (SELECT 1 FROM public.workflow_steps(p_workflow_id))
+        SELECT * FROM public.workflow_executed(p_workflow_id)
     ), configured AS (
         SELECT executed.canonical_name, actor.*,
                CASE actor.actor_type

@@ -8,12 +8,7 @@ SET search_path = pg_catalog, public, pg_temp
 SET jit = off  -- planning a few rows; JIT compilation would cost a second
 AS $function$
     WITH executed AS (
-        SELECT step.conversation_id, step.canonical_name FROM public.workflow_steps(p_workflow_id) AS step
-        UNION
-        SELECT handler.conversation_id, handler.canonical_name
-          FROM public.conversations AS handler
-         WHERE handler.conversation_type = 'error_handler' AND handler.enabled
-           AND EXISTS (SELECT 1 FROM public.workflow_steps(p_workflow_id))
+        SELECT * FROM public.workflow_executed(p_workflow_id)
     ), counted AS (
         SELECT executed.canonical_name,
                array_agg(instruction.instruction_id ORDER BY instruction.instruction_id)

@@ -14,12 +14,7 @@ AS $function$
         SELECT * FROM public.workflow_steps(p_workflow_id)
     ), rendered AS (
         SELECT executed.conversation_id, executed.canonical_name, executed.is_handler, token.*
-          FROM (SELECT step.conversation_id, step.canonical_name, false AS is_handler FROM step
-                UNION ALL
-                SELECT handler.conversation_id, handler.canonical_name, true
-                  FROM public.conversations AS handler
-                 WHERE handler.conversation_type = 'error_handler' AND handler.enabled
-                   AND EXISTS (SELECT 1 FROM step)) AS executed
+          FROM public.workflow_executed(p_workflow_id) AS executed
           JOIN public.instructions AS instruction
             ON instruction.conversation_id = executed.conversation_id AND instruction.enabled
          CROSS JOIN LATERAL public.template_placeholders(instruction.prompt_template) AS token

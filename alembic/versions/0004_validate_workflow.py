@@ -29,6 +29,7 @@ DROP FUNCTION public.workflow_check_actors(integer);
 DROP FUNCTION public.workflow_check_definition(integer);
 DROP FUNCTION public.workflow_graph(integer);
 DROP FUNCTION public.workflow_branches(integer);
+DROP FUNCTION public.workflow_executed(integer);
 DROP FUNCTION public.workflow_steps(integer);
 DROP FUNCTION public.template_placeholders(text);
 DROP FUNCTION public.template_token_pattern();
@@ -64,6 +65,11 @@ def upgrade() -> None:
     )
     install(
         connection,
+        "0315_function_workflow_executed.sql",
+        "05709288e9a0353cc67209a6354acc8796a0f32413e71f20e743939bf7d13921",
+    )
+    install(
+        connection,
         "0320_function_workflow_branches.sql",
         "f5c365950695852cdc543cc7933f375171bc9c8e3d36edc77c586a04f17502e6",
     )
@@ -80,12 +86,12 @@ def upgrade() -> None:
     install(
         connection,
         "0340_function_workflow_check_actors.sql",
-        "87fb24f1fc37be54ea325abc61cfbede28352d60f9602ec92b49099d1997aee5",
+        "bb1ef17dddc32184ab3f74bb9ed3975a9398c8a65bd04cdab41afeb3d9052004",
     )
     install(
         connection,
         "0350_function_workflow_check_instructions.sql",
-        "5e63b07d60c4c9eab47803d1e24d4e2a12ba833674738e09ee0a0bc591e3289a",
+        "a1feae6e430d6347d7f400b1a11b4624931ded62a24335860bfba3d8667aab69",
     )
     install(
         connection,
@@ -120,7 +126,7 @@ def upgrade() -> None:
     install(
         connection,
         "0430_function_workflow_check_placeholders.sql",
-        "92d7ba9252df8c948380a9bf331a7feefdf6ff74964ac25fe67b666d977662ef",
+        "c7bc68ff8419d6f326227a64c4cfcac4c6742ef98be494e57da8f235cce9379c",
     )
     install(
         connection,
