@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from turing_db.settings import Settings
 
-REFRESH_JOB = "refresh-actor-performance"
+CRON_JOBS = ("refresh-actor-performance", "sweep-expired-claims")
 
 
 class WorkflowNotFound(Exception):
@@ -113,21 +113,22 @@ def health_checks(engine: Engine, settings: Settings, head: str) -> list[Check]:
                 if has_version_table
                 else None
             )
-            job = None
+            jobs: dict[str, tuple[Any, ...]] = {}
             if has_cron:
-                job = conn.execute(
+                rows = conn.execute(
                     text(
                         """
-                        SELECT job.schedule, job.active,
+                        SELECT job.jobname, job.schedule, job.active,
                                (SELECT status || ' at ' || date_trunc('second', end_time)
                                   FROM cron.job_run_details AS detail
                                  WHERE detail.jobid = job.jobid
                                  ORDER BY detail.runid DESC LIMIT 1)
-                          FROM cron.job AS job WHERE job.jobname = :name
+                          FROM cron.job AS job WHERE job.jobname = ANY(:names)
                         """
                     ),
-                    {"name": REFRESH_JOB},
-                ).first()
+                    {"names": list(CRON_JOBS)},
+                )
+                jobs = {row[0]: tuple(row[1:]) for row in rows}
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
         return [Check("database reachable", False, reason)]
@@ -137,6 +138,8 @@ def health_checks(engine: Engine, settings: Settings, head: str) -> list[Check]:
               f"cron.database_name = {cron_database}" if cron_database else "add pg_cron to shared_preload_libraries"),
         Check("pg_cron extension", bool(has_cron), "installed" if has_cron else "run migrations (turing migrate)"),
         Check("migrations at head", revision == head, f"database at {revision or 'nothing'}, code at {head}"),
-        Check(f"cron job {REFRESH_JOB}", bool(job and job[1]),
-              f"schedule {job[0]}, last run: {job[2] or 'not yet'}" if job else "missing: run migrations"),
+    ] + [
+        Check(f"cron job {name}", bool(name in jobs and jobs[name][1]),
+              f"schedule {jobs[name][0]}, last run: {jobs[name][2] or 'not yet'}" if name in jobs else "missing: run migrations")
+        for name in CRON_JOBS
     ]  # fmt: skip
