@@ -27,7 +27,8 @@ AS $function$
                coalesce(source_node.dom_pre < user_node.dom_pre AND user_node.dom_post < source_node.dom_post,
                         false) AS on_every_path
           FROM rendered
-          LEFT JOIN step AS source ON source.canonical_name = rendered.name
+          LEFT JOIN public.conversations AS named ON named.canonical_name = rendered.name  -- by index
+          LEFT JOIN step AS source ON source.conversation_id = named.conversation_id
           LEFT JOIN graph AS source_node ON source_node.conversation_id = source.conversation_id
           LEFT JOIN graph AS user_node ON user_node.conversation_id = rendered.conversation_id
          WHERE rendered.kind = 'output' AND NOT rendered.is_handler

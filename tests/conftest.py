@@ -129,7 +129,9 @@ def clean_data(engine: Engine) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def turing_env(database_url: URL, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+def turing_env(
+    database_url: URL, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dict[str, str]]:
     """Environment for `turing` subprocesses and settings: the test database, nothing else."""
     for name in list(os.environ):
         if name.startswith("TURING_"):

@@ -126,7 +126,7 @@ def upgrade() -> None:
     install(
         connection,
         "0430_function_workflow_check_placeholders.sql",
-        "c7bc68ff8419d6f326227a64c4cfcac4c6742ef98be494e57da8f235cce9379c",
+        "ee458daaaa04b85b14f9b132dc873764cf5cdc65697c9d7ab07ae7d8f0992354",
     )
     install(
         connection,
