@@ -36,7 +36,6 @@ USER_ERRORS = (
     migrations.MigrationFailed,
     postings.ImportRejected,
     procedures.PinnedVersionMissing,
-    reports.WorkflowNotFound,
     FileNotFoundError,
     ValueError,
 )
@@ -334,8 +333,20 @@ def cmd_status(args: argparse.Namespace) -> int:
         console.print("no workflow runs yet")
         return 0
     runs_table = Table(title="latest runs")
-    for column in ("run", "workflow", "status", "started", "finished", "checkpoints"):
-        runs_table.add_column(column)
+    for column in (
+        "run",
+        "workflow",
+        "status",
+        "started (UTC)",
+        "finished",
+        "done",
+        "failed",
+        "quarantined",
+        "pending",
+    ):
+        runs_table.add_column(
+            column, justify="right" if column in ("done", "failed", "quarantined", "pending") else "left"
+        )
     for run in runs:
         runs_table.add_row(*(str(value) if value is not None else "" for value in run))
     console.print(runs_table)

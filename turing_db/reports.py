@@ -1,7 +1,7 @@
-"""Read-only views of the database for people: entry plans, posting counts, runs and health.
+"""Read-only views of the database for people: posting counts, runs and health.
 
-Every query here only reads; the numbers come from SQL (posting_entry_points(), the runs and
-checkpoint tables, pg_cron's catalog) so that psql users and the CLI see the same thing.
+Every query here only reads; the numbers come from SQL (the postings, runs and checkpoint tables,
+pg_cron's catalog) so that psql users and the CLI see the same thing.
 """
 
 from __future__ import annotations
@@ -18,47 +18,11 @@ from turing_db.settings import Settings
 CRON_JOBS = ("refresh-actor-performance", "sweep-expired-claims")
 
 
-class WorkflowNotFound(Exception):
-    """No workflow has that id."""
-
-
-@dataclass(frozen=True)
-class EntryPlanRow:
-    stage: str
-    entry_point: str | None
-    postings: int
-
-
 @dataclass(frozen=True)
 class Check:
     name: str
     ok: bool
     detail: str
-
-
-def entry_plan(engine: Engine, workflow_id: int) -> list[EntryPlanRow]:
-    """Pending postings per entry point, by stage routing (posting_entry_points())."""
-    with engine.connect() as conn:
-        exists = conn.execute(text("SELECT 1 FROM workflows WHERE workflow_id = :id"), {"id": workflow_id})
-        if exists.first() is None:
-            raise WorkflowNotFound(
-                f"workflow {workflow_id} does not exist (the table workflows lists those that do)"
-            )
-        rows = conn.execute(
-            text(
-                """
-                SELECT route.entry_stage, conversation.canonical_name, count(*) AS postings
-                  FROM posting_entry_points(:id) AS route
-                  JOIN stages ON stages.stage_name = route.entry_stage
-                  LEFT JOIN conversations AS conversation
-                         ON conversation.conversation_id = route.entry_conversation_id
-                 GROUP BY route.entry_stage, stages.stage_order, conversation.canonical_name
-                 ORDER BY stages.stage_order
-                """
-            ),
-            {"id": workflow_id},
-        )
-        return [EntryPlanRow(stage, entry, int(count)) for stage, entry, count in rows]
 
 
 def posting_counts(engine: Engine) -> dict[str, int]:
@@ -80,15 +44,16 @@ def posting_counts(engine: Engine) -> dict[str, int]:
 
 
 def latest_runs(engine: Engine, limit: int = 10) -> list[tuple[Any, ...]]:
+    """The latest runs: id, workflow, status, start, end, and their postings done/failed/quarantined/pending."""
     with engine.connect() as conn:
         rows = conn.execute(
             text(
                 """
                 SELECT run.workflow_run_id, run.workflow_id, run.status,
-                       date_trunc('second', run.started_at), date_trunc('second', run.finished_at),
-                       (SELECT count(*) FROM posting_state_checkpoints AS checkpoint
-                         WHERE checkpoint.workflow_run_id = run.workflow_run_id)
+                       to_char(run.started_at, 'YYYY-MM-DD HH24:MI:SS'), to_char(run.finished_at, 'HH24:MI:SS'),
+                       progress.done, progress.failed, progress.quarantined, progress.waiting + progress.claimed
                   FROM workflow_runs AS run
+                 CROSS JOIN LATERAL run_progress(run.workflow_run_id) AS progress
                  ORDER BY run.workflow_run_id DESC
                  LIMIT :limit
                 """
