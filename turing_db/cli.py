@@ -16,19 +16,22 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+from rich import box
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress as ProgressBar
 from rich.table import Table
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from turing_db import cluster, migrations, postings, procedures, reports, validation
 from turing_db.db import DatabaseUnavailable, check_connection, get_engine
+from turing_db.engine import Progress
 from turing_db.logs import configure_logging, get_logger
 from turing_db.runner import RunSummary, WaveBatchProcessor
 from turing_db.settings import ConfigurationError, Settings, load_settings
 
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 120)  # logs and pipes get room for tables
 USER_ERRORS = (
     ConfigurationError,
     DatabaseUnavailable,
@@ -44,7 +47,8 @@ USER_ERRORS = (
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    configure_logging("INFO" if args.command == "run" else "WARNING")
+    # a run logs its progress as JSON lines when nobody watches a progress bar
+    configure_logging("INFO" if args.command == "run" and not sys.stderr.isatty() else "WARNING")
     try:
         return int(args.handler(args) or 0)
     except USER_ERRORS as exc:
@@ -243,43 +247,43 @@ def stop_on_signals(processor: WaveBatchProcessor) -> None:
 
 
 @contextlib.contextmanager
-def run_display() -> Iterator[Callable[[int, int], None]]:
-    """A progress bar on a terminal; elsewhere a log line at most every 5 seconds."""
+def run_display() -> Iterator[Callable[[Progress, str, int], None]]:
+    """A progress bar on a terminal (postings finished, the current wave, steps); elsewhere a log line
+    at most every 5 seconds."""
     if console.is_terminal:
-        columns = (TextColumn("[bold]postings"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=console, transient=False) as bar:
-            task = bar.add_task("run", total=None)
-            yield lambda finished, total: bar.update(task, completed=finished, total=total)
+        columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("postings · {task.fields[steps]} steps"), TimeElapsedColumn())  # fmt: skip
+        with ProgressBar(*columns, console=console, transient=False) as bar:
+            task = bar.add_task("starting", total=None, steps=0)
+
+            def show(progress: Progress, wave: str, steps: int) -> None:
+                bar.update(
+                    task, completed=progress.finished, total=progress.total, description=wave, steps=steps
+                )
+
+            yield show
         return
     last = [0.0]
 
-    def log_progress(finished: int, total: int) -> None:
-        if time.monotonic() - last[0] >= 5 or finished == total:
+    def log_progress(progress: Progress, wave: str, steps: int) -> None:
+        if time.monotonic() - last[0] >= 5 or progress.finished == progress.total:
             last[0] = time.monotonic()
-            get_logger("turing_db.run").info("progress", finished=finished, total=total)
+            get_logger("turing_db.run").info("progress", wave=wave, steps=steps, finished=progress.finished,
+                                             pending=progress.waiting + progress.claimed, total=progress.total)  # fmt: skip
 
     yield log_progress
 
 
 def print_summary(summary: RunSummary) -> None:
-    table = Table(title=f"run {summary.workflow_run_id} of workflow {summary.workflow_id}: {summary.status}")
-    columns = (
-        "conversation",
-        "completed",
-        "ended",
-        "failed",
-        "quarantined",
-        "calls",
-        "errors",
-        "avg ms",
-        "p95 ms",
-    )
-    for column in columns:
-        table.add_column(column, justify="left" if column == "conversation" else "right")
+    table = Table(title=f"run {summary.workflow_run_id} of workflow {summary.workflow_id}: {summary.status}",
+                  box=box.SIMPLE_HEAD)  # fmt: skip
+    table.add_column("conversation", no_wrap=True)
+    for column in ("moved on", "ended", "failed", "quar.", "calls", "errors", "avg ms", "p95 ms"):
+        table.add_column(column, justify="right", no_wrap=True)
     for row in summary.conversations:
         table.add_row(
             row["conversation"], *(str(row[key]) for key in ("completed", "ended", "failed", "quarantined", "calls", "errors")),
-            str(row["avg_latency_ms"] or ""), str(row["p95_latency_ms"] or ""),
+            *("" if row[key] is None else f"{row[key]:.1f}" for key in ("avg_latency_ms", "p95_latency_ms")),
         )  # fmt: skip
     console.print(table)
     how = "resumed" if summary.resumed else "started"

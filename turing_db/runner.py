@@ -72,8 +72,9 @@ class _Counters:
 class WaveBatchProcessor:
     """Process every pending posting of a workflow in waves, with `workers` cooperating threads.
 
-    Other processes (or machines) may join the same run with `join=True`; `resume_run_id` takes over a
-    run whose workers are gone. `on_progress(finished, total)` is called after every chunk.
+        Other processes (or machines) may join the same run with `join=True`; `resume_run_id` takes over a
+        run whose workers are gone. `on_progress(progress, wave, steps)` is called after every chunk with
+    the run's postings by state, the conversation just worked on and the steps this process executed.
     """
 
     def __init__(
@@ -85,7 +86,7 @@ class WaveBatchProcessor:
         join: bool = False,
         resume_run_id: int | None = None,
         engine: Engine | None = None,
-        on_progress: Callable[[int, int], None] | None = None,
+        on_progress: Callable[[sql.Progress, str, int], None] | None = None,
         heartbeat_seconds: float = HEARTBEAT_SECONDS,
     ):
         if workers < 1:
@@ -182,8 +183,9 @@ class WaveBatchProcessor:
                                 note=completion.note)  # fmt: skip
                 self._counters.add(len(results) - len(stale), len(stale))
             if self.on_progress:
-                progress = sql.run_progress(self.engine, run_id)
-                self.on_progress(progress.finished, progress.total)
+                self.on_progress(
+                    sql.run_progress(self.engine, run_id), claims[0].canonical_name, self._counters.steps
+                )
 
     def _execute(
         self, run_id: int, worker: str, claims: list[sql.Claim]
