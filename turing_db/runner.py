@@ -14,9 +14,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from turing_db import engine as sql
 from turing_db import validation
@@ -31,6 +33,28 @@ DEFAULT_CHUNK_SIZE = 200
 DEFAULT_ACTOR_CONCURRENCY = 8
 HEARTBEAT_SECONDS = 30.0
 IDLE_SLEEP_SECONDS = 0.2
+RETRY_ATTEMPTS = 6
+T = TypeVar("T")
+
+
+def retrying(call: Callable[..., T], *args: Any) -> T:
+    """Call a SQL function, retrying while the database is unreachable (a restart, a network blip).
+
+    Safe for every call the runner makes: a completion whose commit went through before the
+    connection broke is refused as stale on the retry, and a lost claim returns when its lease ends.
+    """
+    for attempt in Retrying(
+        retry=retry_if_exception_type(OperationalError),
+        stop=stop_after_attempt(RETRY_ATTEMPTS),
+        wait=wait_exponential(multiplier=0.5, max=8),
+        before_sleep=lambda state: log.warning(
+            "database unreachable, retrying", call=call.__name__, attempt=state.attempt_number
+        ),  # fmt: skip
+        reraise=True,
+    ):
+        with attempt:
+            return call(*args)
+    raise AssertionError("unreachable")  # Retrying either returns or re-raises
 
 
 @dataclass
@@ -130,14 +154,20 @@ class WaveBatchProcessor:
         log.info("run started", workflow_id=self.workflow_id, run_id=run_id, resumed=start.resumed,
                  routed=start.postings_routed, postings=start.postings_in_run, workers=self.workers)  # fmt: skip
 
-        with concurrent.futures.ThreadPoolExecutor(self.workers, thread_name_prefix="wave-worker") as pool:
-            futures = [pool.submit(self._work, run_id, name) for name in names]
-            for future in concurrent.futures.as_completed(futures):
-                future.result()
-
-        status = "running"
-        for name in names:
-            status = sql.stop_worker(self.engine, run_id, name)
+        try:
+            with concurrent.futures.ThreadPoolExecutor(
+                self.workers, thread_name_prefix="wave-worker"
+            ) as pool:
+                futures = [pool.submit(self._work, run_id, name) for name in names]
+                for future in concurrent.futures.as_completed(futures):
+                    if future.exception() is not None:
+                        self.stop()  # one worker failed for good: the others finish their chunk and stop
+                for future in futures:
+                    future.result()
+        finally:
+            status = "running"
+            for name in names:
+                status = retrying(sql.stop_worker, self.engine, run_id, name)
         if status == "completed":
             sql.refresh_performance_views(self.engine)
         progress = sql.run_progress(self.engine, run_id)
@@ -165,18 +195,24 @@ class WaveBatchProcessor:
     def _work(self, run_id: int, worker: str) -> None:
         """One worker: claim, execute, complete, until the run has no work or we are told to stop."""
         while not self._stop.is_set():
-            claims = sql.claim_chunk(self.engine, run_id, worker, self.chunk_size)
+            claims = retrying(sql.claim_chunk, self.engine, run_id, worker, self.chunk_size)
             if not claims:
-                progress = sql.run_progress(self.engine, run_id)
+                progress = retrying(sql.run_progress, self.engine, run_id)
                 if progress.waiting == 0 and progress.claimed == 0:
                     return
                 self._stop.wait(IDLE_SLEEP_SECONDS)  # other workers hold the rest
                 continue
             results, unfinished = self._execute(run_id, worker, claims)
             if unfinished:
-                sql.release_claims(self.engine, run_id, worker, [claim.claim_token for claim in unfinished])
+                retrying(
+                    sql.release_claims,
+                    self.engine,
+                    run_id,
+                    worker,
+                    [claim.claim_token for claim in unfinished],
+                )
             if results:
-                completions = sql.complete_chunk(self.engine, run_id, worker, results)
+                completions = retrying(sql.complete_chunk, self.engine, run_id, worker, results)
                 stale = [c for c in completions if not c.accepted]
                 for completion in stale:
                     log.warning("stale result refused", run_id=run_id, posting_id=completion.posting_id,

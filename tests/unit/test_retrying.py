@@ -1,0 +1,32 @@
+"""The runner retries a SQL call while the database is unreachable, and only then."""
+
+import pytest
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from turing_db import runner
+
+
+def flaky(failures: int, error: Exception):  # type: ignore[no-untyped-def]
+    calls = []
+
+    def call(value: int) -> int:
+        calls.append(value)
+        if len(calls) <= failures:
+            raise error
+        return value * 2
+
+    return call, calls
+
+
+def test_unreachable_database_is_retried_until_it_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runner, "wait_exponential", lambda **_: lambda state: 0)
+    call, calls = flaky(2, OperationalError("SELECT 1", {}, Exception("server closed the connection")))
+    assert runner.retrying(call, 21) == 42
+    assert len(calls) == 3
+
+
+def test_other_errors_are_not_retried() -> None:
+    call, calls = flaky(1, ProgrammingError("SELECT", {}, Exception("syntax error")))
+    with pytest.raises(ProgrammingError):
+        runner.retrying(call, 1)
+    assert len(calls) == 1
