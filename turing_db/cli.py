@@ -7,31 +7,24 @@ reports); errors that a user can fix are printed as one readable line and exit w
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import signal
 import sys
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from rich import box
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
-from rich.progress import Progress as ProgressBar
 from rich.table import Table
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from turing_db import cluster, migrations, postings, procedures, reports, validation
 from turing_db.db import DatabaseUnavailable, check_connection, get_engine
-from turing_db.engine import Progress
-from turing_db.logs import configure_logging, get_logger
-from turing_db.runner import RunSummary, WaveBatchProcessor
+from turing_db.display import console, print_findings, print_summary, run_display
+from turing_db.logs import configure_logging
+from turing_db.runner import WaveBatchProcessor
 from turing_db.settings import ConfigurationError, Settings, load_settings
 
-console = Console(width=None if sys.stdout.isatty() else 120)  # logs and pipes get room for tables
 USER_ERRORS = (
     ConfigurationError,
     DatabaseUnavailable,
@@ -192,20 +185,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0 if report.valid else 1
 
 
-def print_findings(report: validation.ValidationReport) -> None:
-    table = Table(title=f"workflow {report.workflow_id}", show_lines=False)
-    for column in ("severity", "check", "conversation", "message"):
-        table.add_column(column, overflow="fold")
-    style = {"error": "bold red", "warning": "yellow", "ok": "green"}
-    for finding in report.findings:
-        table.add_row(f"[{style[finding.severity]}]{finding.severity}[/]", finding.check_name,
-                      finding.conversation or "", finding.message)  # fmt: skip
-    console.print(table)
-    verdict = "valid" if report.valid else "INVALID"
-    console.print(f"workflow {report.workflow_id} is {verdict}: {len(report.errors)} error(s), "
-                  f"{len(report.warnings)} warning(s)")  # fmt: skip
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     _, engine = _connect()
     report = validation.validate(engine, args.workflow)
@@ -244,56 +223,6 @@ def stop_on_signals(processor: WaveBatchProcessor) -> None:
 
     signal.signal(signal.SIGINT, handle)
     signal.signal(signal.SIGTERM, handle)
-
-
-@contextlib.contextmanager
-def run_display() -> Iterator[Callable[[Progress, str, int], None]]:
-    """A progress bar on a terminal (postings finished, the current wave, steps); elsewhere a log line
-    at most every 5 seconds."""
-    if console.is_terminal:
-        columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TextColumn("postings · {task.fields[steps]} steps"), TimeElapsedColumn())  # fmt: skip
-        with ProgressBar(*columns, console=console, transient=False) as bar:
-            task = bar.add_task("starting", total=None, steps=0)
-
-            def show(progress: Progress, wave: str, steps: int) -> None:
-                bar.update(
-                    task, completed=progress.finished, total=progress.total, description=wave, steps=steps
-                )
-
-            yield show
-        return
-    last = [0.0]
-
-    def log_progress(progress: Progress, wave: str, steps: int) -> None:
-        if time.monotonic() - last[0] >= 5 or progress.finished == progress.total:
-            last[0] = time.monotonic()
-            get_logger("turing_db.run").info("progress", wave=wave, steps=steps, finished=progress.finished,
-                                             pending=progress.waiting + progress.claimed, total=progress.total)  # fmt: skip
-
-    yield log_progress
-
-
-def print_summary(summary: RunSummary) -> None:
-    table = Table(title=f"run {summary.workflow_run_id} of workflow {summary.workflow_id}: {summary.status}",
-                  box=box.SIMPLE_HEAD)  # fmt: skip
-    table.add_column("conversation", no_wrap=True)
-    for column in ("moved on", "ended", "failed", "quar.", "calls", "errors", "avg ms", "p95 ms"):
-        table.add_column(column, justify="right", no_wrap=True)
-    for row in summary.conversations:
-        table.add_row(
-            row["conversation"], *(str(row[key]) for key in ("completed", "ended", "failed", "quarantined", "calls", "errors")),
-            *("" if row[key] is None else f"{row[key]:.1f}" for key in ("avg_latency_ms", "p95_latency_ms")),
-        )  # fmt: skip
-    console.print(table)
-    how = "resumed" if summary.resumed else "started"
-    console.print(
-        f"{how} run {summary.workflow_run_id}: {summary.postings_in_run} postings — {summary.completed} completed, "
-        f"{summary.failed} failed, {summary.quarantined} quarantined, {summary.pending} pending; "
-        f"{summary.steps_executed} steps in {summary.elapsed_seconds:.1f} s ({summary.steps_per_second:.0f} steps/s)"
-    )
-    if summary.pending:
-        console.print(f"the run is paused: `turing run --workflow {summary.workflow_id}` resumes it")
 
 
 def psql_invocation(settings: Settings) -> tuple[list[str], dict[str, str]]:
