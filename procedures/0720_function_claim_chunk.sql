@@ -2,7 +2,8 @@
 -- statement. The wave is the waiting conversation with the lowest execution order (the error handler
 -- last), so that one model serves all its postings before the next is loaded. Up to max_postings
 -- (capped at 1000) of its waiting postings are locked with SKIP LOCKED — concurrent workers never
--- claim the same posting — and leased: each gets a claim token and a lease expiry. Each row carries
+-- claim the same posting — and leased: each gets the chunk's claim token (new for every claim, so a
+-- reclaimed posting's old token is stale) and a lease expiry. Each row carries
 -- the rendered prompt, the actor to run, the attempt number, and the posting's fields as context.
 -- Expired claims of the run are swept first. A run that is not running returns no rows.
 CREATE OR REPLACE FUNCTION public.claim_chunk(p_run_id bigint, p_worker text, p_max_postings integer DEFAULT 500)
@@ -15,9 +16,11 @@ VOLATILE
 SET search_path = pg_catalog, public, pg_temp
 AS $function$
 DECLARE
-    run      public.workflow_runs;
-    wave     integer;
-    template text;
+    run         public.workflow_runs;
+    wave        integer;
+    template    text;
+    token       uuid := gen_random_uuid();  -- one per chunk: a random UUID per row costs half the claim
+    lease_until timestamptz;
 BEGIN
     SELECT * INTO run FROM public.workflow_runs AS r WHERE r.workflow_run_id = p_run_id;
     IF run.status IS DISTINCT FROM 'running' THEN
@@ -52,6 +55,7 @@ BEGIN
      WHERE instruction.conversation_id = wave AND instruction.enabled;
 
     -- CLAIM: lock, lease and render in one statement
+    lease_until := now() + make_interval(secs => run.lease_seconds);
     RETURN QUERY
     WITH picked AS (
         SELECT work.posting_id
@@ -62,8 +66,7 @@ BEGIN
            FOR UPDATE SKIP LOCKED
     ), claimed AS (
         UPDATE public.posting_work AS work
-           SET status = 'claimed', claim_token = gen_random_uuid(), claimed_by = p_worker,
-               lease_expires_at = now() + make_interval(secs => run.lease_seconds),
+           SET status = 'claimed', claim_token = token, claimed_by = p_worker, lease_expires_at = lease_until,
                attempt = work.attempt + 1, updated_at = now()
           FROM picked
          WHERE work.workflow_run_id = p_run_id AND work.posting_id = picked.posting_id

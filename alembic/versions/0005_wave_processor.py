@@ -138,7 +138,7 @@ def upgrade() -> None:
     install(
         connection,
         "0720_function_claim_chunk.sql",
-        "6bb9a888a9b411c9a8aab2392f0be7232c82e6f431bcb93bc2465b07dfa22d0a",
+        "0fcdef71030d0db0b60dc9ae26df2722096674e9b40fa83324b1ea4e6af9f026",
     )
     install(
         connection,

@@ -47,10 +47,11 @@ def test_claims_are_capped_leased_and_rendered(engine: Engine, run_id: int) -> N
     assert len(claims) == 4
     assert {claim.canonical_name for claim in claims} == {"t_one"}
     assert all(claim.prompt.startswith("Work on Job ") and claim.attempt == 1 for claim in claims)
-    assert len({claim.claim_token for claim in claims}) == 4
+    assert len({claim.claim_token for claim in claims}) == 1  # one token per chunk
     second = sql.claim_chunk(engine, run_id, "worker-b", 100)
     assert {c.posting_id for c in second}.isdisjoint({c.posting_id for c in claims})
     assert len(second) == 6
+    assert second[0].claim_token != claims[0].claim_token
 
 
 def test_a_wave_runs_before_the_next_conversation(engine: Engine, run_id: int) -> None:
