@@ -46,7 +46,7 @@ def upgrade() -> None:
     install(
         connection,
         "0200_function_posting_entry_points.sql",
-        "553bffb3f754283b7058a11a4daeaf1968aabfc14b536fd0bbac58ff8c1df629",
+        "6a808395f227684399435e2b6ffa4c1b88c87ddbbe6a46a840c8cfdfa573f2ae",
     )
     install(
         connection,
