@@ -10,8 +10,7 @@ AS $function$
     SELECT 'error', 'unreachable', graph.canonical_name,
            format('conversation %s cannot be reached from any entry point: add a branch to it, make it an '
                   'entry point, or disable it in the workflow', graph.canonical_name)
-      FROM jsonb_to_recordset(coalesce(p_graph, (SELECT jsonb_agg(g) FROM public.workflow_graph(p_workflow_id) AS g)))
-           AS graph (conversation_id integer, canonical_name text, reachable boolean, finishes boolean, cycle text, loops_to integer[], dom_pre integer, dom_post integer)
+      FROM public.workflow_graph_nodes(p_workflow_id, p_graph) AS graph
      WHERE NOT graph.reachable
        AND EXISTS (SELECT 1 FROM public.workflow_steps(p_workflow_id) AS entry WHERE entry.is_entry_point);
 $function$;

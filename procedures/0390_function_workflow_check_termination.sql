@@ -13,8 +13,7 @@ SET jit = off
 AS $function$
     WITH graph AS (
         SELECT graph.*, step.max_visits
-          FROM jsonb_to_recordset(coalesce(p_graph, (SELECT jsonb_agg(g) FROM public.workflow_graph(p_workflow_id) AS g)))
-               AS graph (conversation_id integer, canonical_name text, reachable boolean, finishes boolean, cycle text, loops_to integer[], dom_pre integer, dom_post integer)
+          FROM public.workflow_graph_nodes(p_workflow_id, p_graph) AS graph
           JOIN public.workflow_steps(p_workflow_id) AS step ON step.conversation_id = graph.conversation_id
     ), branch AS (
         SELECT * FROM public.workflow_branches(p_workflow_id)

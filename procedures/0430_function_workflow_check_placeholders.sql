@@ -19,8 +19,7 @@ AS $function$
             ON instruction.conversation_id = executed.conversation_id AND instruction.enabled
          CROSS JOIN LATERAL public.template_placeholders(instruction.prompt_template) AS token
     ), graph AS (
-        SELECT * FROM jsonb_to_recordset(coalesce(p_graph, (SELECT jsonb_agg(g) FROM public.workflow_graph(p_workflow_id) AS g)))
-               AS graph (conversation_id integer, canonical_name text, reachable boolean, finishes boolean, cycle text, loops_to integer[], dom_pre integer, dom_post integer)
+        SELECT * FROM public.workflow_graph_nodes(p_workflow_id, p_graph) AS graph
     ), output_use AS (
         SELECT rendered.canonical_name, rendered.conversation_id, rendered.token, rendered.name,
                source.conversation_id AS source_id, source_node.reachable AS source_reachable,

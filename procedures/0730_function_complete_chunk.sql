@@ -4,7 +4,7 @@
 -- ('[ERROR]', '[TIMEOUT]', '[FAILED]', '[CIRCUIT_OPEN]'). For each result whose claim is still live:
 --   1. a conversation that saves a stage writes its output to the posting's column (an output the
 --      column refuses turns into '[FAILED]');
---   2. the first branch that matches (branch_matches(), by branch_priority then id) picks the next
+--   2. the first branch that matches (first_matching_branch()) picks the next
 --      conversation; a branch into a conversation whose max_visits (25 when not set, so no loop runs
 --      forever) is spent turns the outcome into '[LOOP_LIMIT]', matched again; an outcome no branch matches goes to the global error handler
 --      (a missing branch, noted in the checkpoint), and a posting the error handler ends is 'failed';
@@ -87,13 +87,7 @@ BEGIN
     UPDATE pg_temp.turing_chunk AS chunk
        SET (matched, next_conversation_id) = (
                SELECT true, branch.next_conversation_id
-                 FROM public.instructions AS instruction
-                 JOIN public.instruction_steps AS branch
-                   ON branch.instruction_id = instruction.instruction_id AND branch.enabled
-                WHERE instruction.conversation_id = chunk.conversation_id AND instruction.enabled
-                  AND public.branch_matches(branch.branch_condition, chunk.output, chunk.branch_sentinel)
-                ORDER BY branch.branch_priority, branch.instruction_step_id
-                LIMIT 1)
+                 FROM public.first_matching_branch(chunk.conversation_id, chunk.output, chunk.branch_sentinel) AS branch)
      WHERE chunk.accepted;
 
     -- LOOP LIMIT: a branch into a conversation whose max_visits is spent is matched again as [LOOP_LIMIT]
@@ -103,13 +97,7 @@ BEGIN
                                                      coalesce(step.max_visits, 25))),
            (matched, next_conversation_id) = (
                SELECT true, branch.next_conversation_id
-                 FROM public.instructions AS instruction
-                 JOIN public.instruction_steps AS branch
-                   ON branch.instruction_id = instruction.instruction_id AND branch.enabled
-                WHERE instruction.conversation_id = chunk.conversation_id AND instruction.enabled
-                  AND branch.branch_condition = '[LOOP_LIMIT]'
-                ORDER BY branch.branch_priority, branch.instruction_step_id
-                LIMIT 1)
+                 FROM public.first_matching_branch(chunk.conversation_id, chunk.output, '[LOOP_LIMIT]') AS branch)
       FROM public.workflow_runs AS run, public.workflow_conversations AS step, public.conversations AS target
      WHERE chunk.accepted AND chunk.matched AND run.workflow_run_id = p_run_id
        AND step.workflow_id = run.workflow_id AND step.conversation_id = chunk.next_conversation_id

@@ -27,6 +27,7 @@ DROP FUNCTION public.workflow_check_branch_targets(integer);
 DROP FUNCTION public.workflow_check_instructions(integer);
 DROP FUNCTION public.workflow_check_actors(integer);
 DROP FUNCTION public.workflow_check_definition(integer);
+DROP FUNCTION public.workflow_graph_nodes(integer, jsonb);
 DROP FUNCTION public.workflow_graph(integer);
 DROP FUNCTION public.workflow_branches(integer);
 DROP FUNCTION public.workflow_executed(integer);
@@ -80,6 +81,11 @@ def upgrade() -> None:
     )
     install(
         connection,
+        "0327_function_workflow_graph_nodes.sql",
+        "fe13dcce3de3386cbcb7c686d0f6fe6fd14d4464814ce6a8f64c6c8909e6a7f4",
+    )
+    install(
+        connection,
         "0330_function_workflow_check_definition.sql",
         "878fa7891003a051c13d603480e99f9050ee9966b1a2932e5efa04f2f3b2ea2b",
     )
@@ -106,12 +112,12 @@ def upgrade() -> None:
     install(
         connection,
         "0380_function_workflow_check_reachability.sql",
-        "cf230db6de95857d4ccdb7dd3e64fc42a4175625de4a321064b097bffc44c848",
+        "4aca11d4a1bcc58ce201d0d105f5b32443c9b7b64f8eea2934dbda4f3cff32bc",
     )
     install(
         connection,
         "0390_function_workflow_check_termination.sql",
-        "f3208ffd6e56670009b28e6055e331cd4bc50e2aa82d0fd4a3ac609cf586472e",
+        "451492e813952335758aaab56adf35fb928ab6663c06d159bb7daeda142e93d7",
     )
     install(
         connection,
@@ -126,7 +132,7 @@ def upgrade() -> None:
     install(
         connection,
         "0430_function_workflow_check_placeholders.sql",
-        "ee458daaaa04b85b14f9b132dc873764cf5cdc65697c9d7ab07ae7d8f0992354",
+        "90e765054e3172c787d212841e17f3f7a2ec20b34c643de61c7bb64dc2261466",
     )
     install(
         connection,

@@ -101,6 +101,7 @@ DROP FUNCTION public.complete_chunk(bigint, text, jsonb);
 DROP FUNCTION public.claim_chunk(bigint, text, integer);
 DROP FUNCTION public.sweep_expired_claims(bigint);
 DROP FUNCTION public.start_run(integer, text, boolean, bigint, integer);
+DROP FUNCTION public.first_matching_branch(integer, text, text);
 DROP FUNCTION public.branch_matches(text, text, text);
 DROP FUNCTION public.render_prompts(text, bigint[]);
 """
@@ -158,6 +159,11 @@ def upgrade() -> None:
     )
     install(
         connection,
+        "0620_function_first_matching_branch.sql",
+        "17cb78b8ff6895b73dfe66266fa00a76aaeefec3084927c165b4353e5593238b",
+    )
+    install(
+        connection,
         "0700_function_start_run.sql",
         "a18c273bfe7a72fd258431f2f3cfb4751563706f3d4aa1c68c3ada95f24d8b73",
     )
@@ -174,7 +180,7 @@ def upgrade() -> None:
     install(
         connection,
         "0730_function_complete_chunk.sql",
-        "a963bcdc9c20c65c26d02b07ba9b3f3ed538a1dbfe91611eb191c776e3e898ab",
+        "4dc867383a5b6d55e3e3f8a7a1b0e0a3394897d0940cc116eae49eb6cbaefc5d",
     )
     install(
         connection,
