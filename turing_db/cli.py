@@ -49,6 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except validation.WorkflowInvalid as exc:
         print_findings(exc.report)
+        console.print("refused: an invalid workflow is not run; no posting was touched")
         return 1
     except DBAPIError as exc:
         diag = getattr(exc.orig, "diag", None)
@@ -187,12 +188,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     _, engine = _connect()
-    report = validation.validate(engine, args.workflow)
-    if not report.valid:
-        print_findings(report)
-        console.print("refused: an invalid workflow is not run; no posting was touched")
-        return 1
-    with run_display() as on_progress:
+    with run_display() as on_progress:  # the processor validates first: WorkflowInvalid is handled in main()
         processor = WaveBatchProcessor(
             args.workflow,
             workers=args.workers,

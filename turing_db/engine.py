@@ -129,32 +129,33 @@ def complete_chunk(
 
 
 def heartbeat(engine: Engine, run_id: int, worker: str, tokens: Sequence[uuid.UUID]) -> int:
-    with engine.begin() as conn:
-        return int(
-            conn.execute(
-                text("SELECT heartbeat(:run, :worker, CAST(:tokens AS uuid[]))"),
-                {"run": run_id, "worker": worker, "tokens": [str(token) for token in tokens]},
-            ).scalar_one()
-        )
+    """Extend the leases of these claims; how many were still live."""
+    return int(
+        _scalar(engine, "SELECT heartbeat(:run, :worker, CAST(:tokens AS uuid[]))", run_id, worker, tokens)
+    )
 
 
 def release_claims(engine: Engine, run_id: int, worker: str, tokens: Sequence[uuid.UUID]) -> int:
-    with engine.begin() as conn:
-        return int(
-            conn.execute(
-                text("SELECT release_claims(:run, :worker, CAST(:tokens AS uuid[]))"),
-                {"run": run_id, "worker": worker, "tokens": [str(token) for token in tokens]},
-            ).scalar_one()
+    """Hand these claims back without counting a reclaim; how many were released."""
+    return int(
+        _scalar(
+            engine, "SELECT release_claims(:run, :worker, CAST(:tokens AS uuid[]))", run_id, worker, tokens
         )
+    )
 
 
 def stop_worker(engine: Engine, run_id: int, worker: str) -> str:
+    """Leave the run; the run's status afterwards."""
+    return str(_scalar(engine, "SELECT stop_worker(:run, :worker)", run_id, worker))
+
+
+def _scalar(
+    engine: Engine, statement: str, run_id: int, worker: str, tokens: Sequence[uuid.UUID] = ()
+) -> Any:
+    """One call of a SQL function of a run and worker, in its own transaction."""
     with engine.begin() as conn:
-        return str(
-            conn.execute(
-                text("SELECT stop_worker(:run, :worker)"), {"run": run_id, "worker": worker}
-            ).scalar_one()
-        )
+        params = {"run": run_id, "worker": worker, "tokens": [str(token) for token in tokens]}
+        return conn.execute(text(statement), params).scalar_one()
 
 
 def run_progress(engine: Engine, run_id: int) -> Progress:

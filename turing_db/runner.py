@@ -159,8 +159,12 @@ class WaveBatchProcessor:
                 self.workers, thread_name_prefix="wave-worker"
             ) as pool:
                 futures = [pool.submit(self._work, run_id, name) for name in names]
-                for future in concurrent.futures.as_completed(futures):
-                    if future.exception() is not None:
+                pending = set(futures)
+                while pending:  # wake up often: signal handlers run in this (the main) thread
+                    done, pending = concurrent.futures.wait(
+                        pending, timeout=0.2, return_when="FIRST_EXCEPTION"
+                    )
+                    if any(future.exception() is not None for future in done):
                         self.stop()  # one worker failed for good: the others finish their chunk and stop
                 for future in futures:
                     future.result()
