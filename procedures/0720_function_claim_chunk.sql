@@ -1,30 +1,31 @@
 -- claim_chunk(run_id, worker, max_postings): the next chunk of the current wave, claimed in one
--- statement. The wave is the waiting conversation with the lowest execution order (the error handler
--- last), so that one model serves all its postings before the next is loaded. Up to max_postings
--- (capped at 1000) of its waiting postings are locked with SKIP LOCKED — concurrent workers never
--- claim the same posting — and leased: each gets the chunk's claim token (new for every claim, so a
--- reclaimed posting's old token is stale) and a lease expiry. Each row carries
--- the rendered prompt, the actor to run, the attempt number, and the posting's fields as context.
--- Expired claims of the run are swept first. A run that is not running returns no rows.
+-- statement and returned as one JSON document (NULL when there is nothing to claim):
+--   {workflow_run_id, conversation_id, conversation, claim_token, lease_expires_at,
+--    actor: {actor_id, actor_name, actor_type, config, timeout_seconds, max_concurrency},
+--    postings: [{posting_id, attempt, prompt, context}, ...]}
+-- The wave is the waiting conversation with the lowest execution order (the error handler last), so
+-- that one model serves all its postings before the next is loaded. Up to max_postings (capped at
+-- 1000) of its waiting postings are locked with SKIP LOCKED — concurrent workers never claim the same
+-- posting — and leased with the chunk's claim token (new for every claim, so a reclaimed posting's old
+-- token is stale). Each posting carries its prompt, rendered by prompt_expression(), and its context:
+-- the posting's columns (all but dedup_key) with the run, conversation, attempt, visit and last outcome.
+-- Expired claims of the run are swept first. A run that is not running has nothing to claim.
 CREATE OR REPLACE FUNCTION public.claim_chunk(p_run_id bigint, p_worker text, p_max_postings integer DEFAULT 500)
-RETURNS TABLE (posting_id bigint, conversation_id integer, canonical_name text, actor_id integer,
-               actor_name text, actor_type text, actor_config jsonb, timeout_seconds numeric,
-               max_concurrency integer, prompt text, attempt integer, claim_token uuid,
-               lease_expires_at timestamptz, context jsonb)
+RETURNS json
 LANGUAGE plpgsql
 VOLATILE
 SET search_path = pg_catalog, public, pg_temp
 AS $function$
 DECLARE
-    run         public.workflow_runs;
-    wave        integer;
-    template    text;
-    token       uuid := gen_random_uuid();  -- one per chunk: a random UUID per row costs half the claim
-    lease_until timestamptz;
+    run      public.workflow_runs;
+    wave     integer;
+    template text;
+    columns  text;
+    chunk    json;
 BEGIN
     SELECT * INTO run FROM public.workflow_runs AS r WHERE r.workflow_run_id = p_run_id;
     IF run.status IS DISTINCT FROM 'running' THEN
-        RETURN;  -- a finished run has nothing to claim (another worker may have just completed it)
+        RETURN NULL;  -- a finished run has nothing to claim (another worker may have just completed it)
     END IF;
 
     -- HOUSEKEEPING: expired leases return to the pool; this worker is alive
@@ -48,44 +49,61 @@ BEGIN
          LIMIT 1;
     END IF;
     IF wave IS NULL THEN
-        RETURN;
+        RETURN NULL;
     END IF;
     SELECT instruction.prompt_template INTO template
       FROM public.instructions AS instruction
      WHERE instruction.conversation_id = wave AND instruction.enabled;
+    SELECT string_agg(format('%L, posting.%I', attribute.attname, attribute.attname), ', ' ORDER BY attribute.attnum)
+      INTO columns
+      FROM pg_attribute AS attribute
+     WHERE attribute.attrelid = 'public.postings'::regclass AND attribute.attnum > 0
+       AND NOT attribute.attisdropped AND attribute.attname <> 'dedup_key';
 
-    -- CLAIM: lock, lease and render in one statement
-    lease_until := now() + make_interval(secs => run.lease_seconds);
-    RETURN QUERY
-    WITH picked AS (
-        SELECT work.posting_id
-          FROM public.posting_work AS work
-         WHERE work.workflow_run_id = p_run_id AND work.conversation_id = wave AND work.status = 'waiting'
-         ORDER BY work.posting_id
-         LIMIT least(greatest(p_max_postings, 1), 1000)
-           FOR UPDATE SKIP LOCKED
-    ), claimed AS (
-        UPDATE public.posting_work AS work
-           SET status = 'claimed', claim_token = token, claimed_by = p_worker, lease_expires_at = lease_until,
-               attempt = work.attempt + 1, updated_at = now()
-          FROM picked
-         WHERE work.workflow_run_id = p_run_id AND work.posting_id = picked.posting_id
-        RETURNING work.posting_id, work.attempt, work.claim_token, work.lease_expires_at, work.visits,
-                  work.last_outcome
-    )
-    SELECT claimed.posting_id, conversation.conversation_id, conversation.canonical_name, actor.actor_id,
-           actor.actor_name, actor.actor_type, actor.config, actor.timeout_seconds, actor.max_concurrency,
-           rendered.prompt, claimed.attempt, claimed.claim_token, claimed.lease_expires_at,
-           (to_jsonb(posting) - 'dedup_key') || jsonb_build_object(
-               'workflow_run_id', p_run_id, 'conversation', conversation.canonical_name,
-               'attempt', claimed.attempt, 'visit', coalesce((claimed.visits ->> wave::text)::integer, 1),
-               'last_outcome', claimed.last_outcome)
-      FROM claimed
-      JOIN public.postings AS posting ON posting.posting_id = claimed.posting_id
-      JOIN public.conversations AS conversation ON conversation.conversation_id = wave
-      JOIN public.actors AS actor ON actor.actor_id = conversation.actor_id
-      JOIN public.render_prompts(template, (SELECT array_agg(c.posting_id) FROM claimed AS c)) AS rendered
-        ON rendered.posting_id = claimed.posting_id
-     ORDER BY claimed.posting_id;
+    -- CLAIM: lock, lease and render in one statement. The locked rows are updated by their row
+    -- address (a TID scan): a join on the key let the planner scan the whole work table instead.
+    EXECUTE format($claim$
+        WITH picked AS (
+            SELECT work.ctid
+              FROM public.posting_work AS work
+             WHERE work.workflow_run_id = $1 AND work.conversation_id = $2 AND work.status = 'waiting'
+             ORDER BY work.posting_id
+             LIMIT $3
+               FOR UPDATE SKIP LOCKED
+        ), claimed AS (
+            UPDATE public.posting_work AS work
+               SET status = 'claimed', claim_token = $4, claimed_by = $5, lease_expires_at = $6,
+                   attempt = work.attempt + 1, updated_at = now()
+             WHERE work.ctid = ANY (ARRAY(SELECT picked.ctid FROM picked))
+            RETURNING work.posting_id, work.attempt, work.visits, work.last_outcome
+        )
+        SELECT json_build_object(
+                   'workflow_run_id', $1, 'conversation_id', conversation.conversation_id,
+                   'conversation', conversation.canonical_name, 'claim_token', $4, 'lease_expires_at', $6,
+                   'actor', json_build_object(
+                       'actor_id', actor.actor_id, 'actor_name', actor.actor_name, 'actor_type', actor.actor_type,
+                       'config', actor.config, 'timeout_seconds', actor.timeout_seconds,
+                       'max_concurrency', actor.max_concurrency),
+                   'postings', (
+                       SELECT json_agg(json_build_object(
+                                  'posting_id', claimed.posting_id, 'attempt', claimed.attempt, 'prompt', %1$s,
+                                  'context', json_build_object(%2$s,
+                                      'workflow_run_id', $1, 'conversation', conversation.canonical_name,
+                                      'attempt', claimed.attempt,
+                                      'visit', coalesce((claimed.visits ->> $2::text)::integer, 1),
+                                      'last_outcome', claimed.last_outcome))
+                                  ORDER BY claimed.posting_id)
+                         FROM claimed JOIN public.postings AS posting ON posting.posting_id = claimed.posting_id))
+          FROM public.conversations AS conversation
+          JOIN public.actors AS actor ON actor.actor_id = conversation.actor_id
+         WHERE conversation.conversation_id = $2
+        $claim$, public.prompt_expression(template), columns)
+    INTO chunk
+    USING p_run_id, wave, least(greatest(p_max_postings, 1), 1000), gen_random_uuid(), p_worker,
+          now() + make_interval(secs => run.lease_seconds);
+    IF chunk ->> 'postings' IS NULL THEN
+        RETURN NULL;  -- other workers hold every waiting posting of the wave
+    END IF;
+    RETURN chunk;
 END;
 $function$;

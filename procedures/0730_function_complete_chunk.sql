@@ -4,10 +4,11 @@
 -- ('[ERROR]', '[TIMEOUT]', '[FAILED]', '[CIRCUIT_OPEN]'). For each result whose claim is still live:
 --   1. a conversation that saves a stage writes its output to the posting's column (an output the
 --      column refuses turns into '[FAILED]');
---   2. the first branch that matches (first_matching_branch()) picks the next
---      conversation; a branch into a conversation whose max_visits (25 when not set, so no loop runs
---      forever) is spent turns the outcome into '[LOOP_LIMIT]', matched again; an outcome no branch matches goes to the global error handler
---      (a missing branch, noted in the checkpoint), and a posting the error handler ends is 'failed';
+--   2. the first branch that matches the outcome (branch_matches(), by branch_priority, then
+--      instruction_step_id) picks the next conversation; a branch into a conversation whose max_visits
+--      (25 when not set, so no loop runs forever) is spent turns the outcome into '[LOOP_LIMIT]',
+--      matched again; an outcome no branch matches goes to the global error handler (a missing
+--      branch, noted in the checkpoint), and a posting the error handler ends is 'failed';
 --   3. the output, the actor call and a checkpoint are stored and the posting moves on.
 -- A result whose claim token is stale (the lease expired and the posting was reclaimed, or it was
 -- already completed) changes nothing and is returned with accepted = false.
@@ -18,17 +19,17 @@ VOLATILE
 SET search_path = pg_catalog, public, pg_temp
 AS $function$
 DECLARE
-    handler_id  integer;
-    save        record;
-    column_type text;
+    handler_id integer;
+    saving     record;
+    save       record;
+    save_sql   text;
 BEGIN
     IF to_regclass('pg_temp.turing_chunk') IS NULL THEN
         CREATE TEMPORARY TABLE turing_chunk (
-            posting_id bigint PRIMARY KEY, claim_token uuid, accepted boolean, conversation_id integer,
-            actor_id integer, saves_column text, is_handler boolean, in_handler boolean, visits jsonb,
-            output text, sentinel text, latency_ms numeric, prompt_tokens integer, completion_tokens integer,
-            error_kind text, branch_sentinel text, matched boolean, next_conversation_id integer,
-            state text, note text
+            posting_id bigint PRIMARY KEY, work_row tid, conversation_id integer, actor_id integer,
+            saves_column text, is_handler boolean, in_handler boolean, visits jsonb, output text,
+            sentinel text, latency_ms numeric, prompt_tokens integer, completion_tokens integer,
+            error_kind text, note text
         ) ON COMMIT DELETE ROWS;
     END IF;
     DELETE FROM pg_temp.turing_chunk;
@@ -37,14 +38,12 @@ BEGIN
 
     -- GUARD: only results that hold a live claim count; lock those postings (one statement)
     INSERT INTO pg_temp.turing_chunk
-    SELECT result.posting_id, result.claim_token, true, work.conversation_id,
-           conversation.actor_id, stage.posting_column, conversation.conversation_type = 'error_handler',
-           work.in_error_handler, work.visits,
-           coalesce(result.output, ''), nullif(result.sentinel, ''), coalesce(result.latency_ms, 0),
+    SELECT result.posting_id, work.ctid, work.conversation_id, conversation.actor_id, stage.posting_column,
+           conversation.conversation_type = 'error_handler', work.in_error_handler, work.visits,
+           coalesce(result.output, ''), nullif(result.sentinel, ''), greatest(coalesce(result.latency_ms, 0), 0),
            result.prompt_tokens, result.completion_tokens,
            CASE WHEN nullif(result.sentinel, '') IS NOT NULL
                 THEN coalesce(result.error_kind, lower(btrim(result.sentinel, '[]'))) END,
-           nullif(result.sentinel, ''), NULL, NULL, NULL,
            CASE WHEN nullif(result.sentinel, '') IS NOT NULL THEN left(result.error_message, 500) END
       FROM jsonb_to_recordset(p_results) AS result (
                posting_id bigint, claim_token uuid, output text, sentinel text, latency_ms numeric,
@@ -57,115 +56,145 @@ BEGIN
        FOR UPDATE OF work
     ON CONFLICT DO NOTHING;
 
-    -- the others are stale: refused, and reported as such
-    INSERT INTO pg_temp.turing_chunk (posting_id, claim_token, accepted, state, note)
-    SELECT result.posting_id, result.claim_token, false, 'stale',
-           'refused: the claim token is not the live claim of this posting (lease expired or already completed)'
-      FROM jsonb_to_recordset(p_results) AS result (posting_id bigint, claim_token uuid)
-    ON CONFLICT DO NOTHING;
-
-    -- SAVE stages: write the output to the posting (one posting at a time, so a bad value fails alone)
-    FOR save IN SELECT chunk.posting_id, chunk.saves_column, chunk.output FROM pg_temp.turing_chunk AS chunk
-                 WHERE chunk.accepted AND chunk.sentinel IS NULL AND chunk.saves_column IS NOT NULL LOOP
-        SELECT format_type(attribute.atttypid, NULL) INTO column_type FROM pg_attribute AS attribute
-         WHERE attribute.attrelid = 'public.postings'::regclass AND attribute.attname = save.saves_column;
+    -- SAVE stages: each column in one statement; when the column refuses a value, again one posting
+    -- at a time, so that only the bad values fail
+    FOR saving IN SELECT DISTINCT chunk.saves_column, format_type(attribute.atttypid, NULL) AS column_type
+                   FROM pg_temp.turing_chunk AS chunk
+                   JOIN pg_attribute AS attribute
+                     ON attribute.attrelid = 'public.postings'::regclass AND attribute.attname = chunk.saves_column
+                  WHERE chunk.sentinel IS NULL LOOP
+        save_sql := format(
+            'UPDATE public.postings AS posting SET %1$I = (jsonb_populate_record(NULL::public.postings, '
+            'jsonb_build_object(%1$L, %2$s))).%1$I, updated_at = now() FROM pg_temp.turing_chunk AS chunk '
+            'WHERE posting.posting_id = chunk.posting_id AND chunk.saves_column = %1$L AND chunk.sentinel IS NULL',
+            saving.saves_column,
+            CASE WHEN saving.column_type = 'jsonb' THEN 'chunk.output::jsonb' ELSE 'to_jsonb(btrim(chunk.output))' END);
         BEGIN
-            EXECUTE format('UPDATE public.postings AS p SET %1$I = (jsonb_populate_record(NULL::public.postings, $1)).%1$I, '
-                           'updated_at = now() WHERE p.posting_id = $2', save.saves_column)
-              USING jsonb_build_object(save.saves_column,
-                                       CASE WHEN column_type = 'jsonb' THEN save.output::jsonb ELSE to_jsonb(btrim(save.output)) END),
-                    save.posting_id;
+            EXECUTE save_sql;
         EXCEPTION WHEN data_exception OR integrity_constraint_violation THEN
-            UPDATE pg_temp.turing_chunk AS chunk
-               SET sentinel = '[FAILED]', branch_sentinel = '[FAILED]', error_kind = 'invalid_stage_value',
-                   note = format('postings.%s refused the output: %s', save.saves_column, SQLERRM)
-             WHERE chunk.posting_id = save.posting_id;
+            FOR save IN SELECT chunk.posting_id FROM pg_temp.turing_chunk AS chunk
+                         WHERE chunk.saves_column = saving.saves_column AND chunk.sentinel IS NULL LOOP
+                BEGIN
+                    EXECUTE save_sql || ' AND chunk.posting_id = $1' USING save.posting_id;
+                EXCEPTION WHEN data_exception OR integrity_constraint_violation THEN
+                    UPDATE pg_temp.turing_chunk AS chunk
+                       SET sentinel = '[FAILED]', error_kind = 'invalid_stage_value',
+                           note = format('postings.%s refused the output: %s', saving.saves_column, SQLERRM)
+                     WHERE chunk.posting_id = save.posting_id;
+                END;
+            END LOOP;
         END;
     END LOOP;
 
-    -- BRANCH: the first branch that matches the outcome
-    UPDATE pg_temp.turing_chunk AS chunk
-       SET (matched, next_conversation_id) = (
-               SELECT true, branch.next_conversation_id
-                 FROM public.first_matching_branch(chunk.conversation_id, chunk.output, chunk.branch_sentinel) AS branch)
-     WHERE chunk.accepted;
-
-    -- LOOP LIMIT: a branch into a conversation whose max_visits is spent is matched again as [LOOP_LIMIT]
-    UPDATE pg_temp.turing_chunk AS chunk
-       SET branch_sentinel = '[LOOP_LIMIT]',
-           note = concat_ws('; ', chunk.note, format('%s reached max_visits %s', target.canonical_name,
-                                                     coalesce(step.max_visits, 25))),
-           (matched, next_conversation_id) = (
-               SELECT true, branch.next_conversation_id
-                 FROM public.first_matching_branch(chunk.conversation_id, chunk.output, '[LOOP_LIMIT]') AS branch)
-      FROM public.workflow_runs AS run, public.workflow_conversations AS step, public.conversations AS target
-     WHERE chunk.accepted AND chunk.matched AND run.workflow_run_id = p_run_id
-       AND step.workflow_id = run.workflow_id AND step.conversation_id = chunk.next_conversation_id
-       AND target.conversation_id = step.conversation_id
-       AND coalesce((chunk.visits ->> chunk.next_conversation_id::text)::integer, 0) >= coalesce(step.max_visits, 25);
-
-    -- ROUTE: where each posting goes, and in what state
-    UPDATE pg_temp.turing_chunk AS chunk
-       SET state = CASE
-                       WHEN chunk.matched AND chunk.next_conversation_id IS NOT NULL THEN 'completed'
-                       WHEN chunk.matched AND (chunk.in_handler OR chunk.is_handler) THEN 'failed'
-                       WHEN chunk.matched THEN 'ended'
-                       WHEN NOT chunk.is_handler AND handler_id IS NOT NULL THEN 'completed'
-                       ELSE 'failed'
-                   END,
-           next_conversation_id = CASE
-                       WHEN chunk.matched THEN chunk.next_conversation_id
-                       WHEN NOT chunk.is_handler AND handler_id IS NOT NULL THEN handler_id
-                   END,
-           note = CASE
-                       WHEN chunk.matched THEN chunk.note
-                       ELSE concat_ws('; ', chunk.note, format('no branch of %s matches %s%s', conversation.canonical_name,
-                                      coalesce(chunk.branch_sentinel, 'the output'),
-                                      CASE WHEN NOT chunk.is_handler AND handler_id IS NOT NULL
-                                           THEN ': sent to the error handler' ELSE ': posting failed' END))
-                   END
-      FROM public.conversations AS conversation
-     WHERE chunk.accepted AND conversation.conversation_id = chunk.conversation_id;
-
-    -- STORE: outputs, actor calls, checkpoints, and the postings' new positions
-    INSERT INTO public.conversation_outputs (workflow_run_id, posting_id, conversation_id, output, is_error)
-    SELECT p_run_id, chunk.posting_id, chunk.conversation_id,
-           CASE WHEN chunk.sentinel IS NULL THEN chunk.output ELSE chunk.sentinel END, chunk.sentinel IS NOT NULL
-      FROM pg_temp.turing_chunk AS chunk WHERE chunk.accepted;
-
-    INSERT INTO public.actor_calls (workflow_run_id, posting_id, conversation_id, actor_id, status, error_kind,
-                                    latency_ms, prompt_tokens, completion_tokens)
-    SELECT p_run_id, chunk.posting_id, chunk.conversation_id, chunk.actor_id,
-           CASE WHEN chunk.sentinel IS NULL THEN 'success' ELSE 'error' END, chunk.error_kind,
-           greatest(chunk.latency_ms, 0), chunk.prompt_tokens, chunk.completion_tokens
-      FROM pg_temp.turing_chunk AS chunk WHERE chunk.accepted;
-
-    INSERT INTO public.posting_state_checkpoints (workflow_run_id, posting_id, conversation_id, state, outcome,
-                                                  next_conversation_id, note)
-    SELECT p_run_id, chunk.posting_id, chunk.conversation_id, chunk.state,
-           coalesce(chunk.branch_sentinel, left(chunk.output, 200)), chunk.next_conversation_id, chunk.note
-      FROM pg_temp.turing_chunk AS chunk WHERE chunk.accepted;
-
-    UPDATE public.posting_work AS work
-       SET status = CASE chunk.state WHEN 'completed' THEN 'waiting' WHEN 'ended' THEN 'done' ELSE 'failed' END,
-           conversation_id = CASE WHEN chunk.state = 'completed' THEN chunk.next_conversation_id END,
-           visits = CASE WHEN chunk.state = 'completed'
-                         THEN work.visits || jsonb_build_object(chunk.next_conversation_id::text,
-                              coalesce((work.visits ->> chunk.next_conversation_id::text)::integer, 0) + 1)
-                         ELSE work.visits END,
-           in_error_handler = work.in_error_handler OR (chunk.next_conversation_id = handler_id) IS TRUE,
-           last_outcome = coalesce(chunk.branch_sentinel, 'ok'),
-           attempt = 0, claim_token = NULL, claimed_by = NULL, lease_expires_at = NULL, updated_at = now()
-      FROM pg_temp.turing_chunk AS chunk
-     WHERE chunk.accepted AND work.workflow_run_id = p_run_id AND work.posting_id = chunk.posting_id;
+    -- ROUTE and STORE, in one statement
+    RETURN QUERY
+    WITH branch AS MATERIALIZED (
+        -- the branches of the chunk's conversations, each with its target's visit limit
+        SELECT instruction.conversation_id, step.branch_condition, step.branch_priority,
+               step.instruction_step_id, step.next_conversation_id,
+               coalesce(target_step.max_visits, 25) AS max_visits, target.canonical_name AS target_name
+          FROM public.instructions AS instruction
+          JOIN public.instruction_steps AS step
+            ON step.instruction_id = instruction.instruction_id AND step.enabled
+          JOIN public.workflow_runs AS run ON run.workflow_run_id = p_run_id
+          LEFT JOIN public.workflow_conversations AS target_step
+            ON target_step.workflow_id = run.workflow_id AND target_step.conversation_id = step.next_conversation_id
+          LEFT JOIN public.conversations AS target ON target.conversation_id = step.next_conversation_id
+         WHERE instruction.enabled
+           AND instruction.conversation_id IN (SELECT chunk.conversation_id FROM pg_temp.turing_chunk AS chunk)
+    ), matched AS (
+        -- the first branch that matches the outcome, and whether its target's visits are spent
+        SELECT chunk.*, first.next_conversation_id, first.found IS TRUE AS found,
+               coalesce((chunk.visits ->> first.next_conversation_id::text)::integer, 0) >= first.max_visits AS spent,
+               format('%s reached max_visits %s', first.target_name, first.max_visits) AS spent_note
+          FROM pg_temp.turing_chunk AS chunk
+          LEFT JOIN LATERAL (
+              SELECT true AS found, b.next_conversation_id, b.max_visits, b.target_name
+                FROM branch AS b
+               WHERE b.conversation_id = chunk.conversation_id
+                 AND public.branch_matches(b.branch_condition, chunk.output, chunk.sentinel)
+               ORDER BY b.branch_priority, b.instruction_step_id
+               LIMIT 1) AS first ON true
+    ), decided AS (
+        -- a spent target: the outcome is '[LOOP_LIMIT]', matched again
+        SELECT matched.*,
+               CASE WHEN matched.spent THEN limited.found IS TRUE ELSE matched.found END AS hit,
+               CASE WHEN matched.spent THEN limited.next_conversation_id ELSE matched.next_conversation_id END AS target,
+               CASE WHEN matched.spent THEN '[LOOP_LIMIT]' ELSE matched.sentinel END AS outcome,
+               CASE WHEN matched.spent THEN concat_ws('; ', matched.note, matched.spent_note) ELSE matched.note END AS noted
+          FROM matched
+          LEFT JOIN LATERAL (
+              SELECT true AS found, b.next_conversation_id
+                FROM branch AS b
+               WHERE matched.spent AND b.conversation_id = matched.conversation_id
+                 AND public.branch_matches(b.branch_condition, matched.output, '[LOOP_LIMIT]')
+               ORDER BY b.branch_priority, b.instruction_step_id
+               LIMIT 1) AS limited ON true
+    ), routed AS (
+        -- where each posting goes, and in what state; no matching branch: to the error handler
+        SELECT decided.posting_id, decided.work_row, decided.conversation_id, decided.actor_id, decided.output,
+               decided.sentinel, decided.outcome, decided.latency_ms, decided.prompt_tokens,
+               decided.completion_tokens, decided.error_kind,
+               CASE WHEN decided.hit AND decided.target IS NOT NULL THEN 'completed'
+                    WHEN decided.hit AND (decided.in_handler OR decided.is_handler) THEN 'failed'
+                    WHEN decided.hit THEN 'ended'
+                    WHEN NOT decided.is_handler AND handler_id IS NOT NULL THEN 'completed'
+                    ELSE 'failed' END AS state,
+               CASE WHEN decided.hit THEN decided.target
+                    WHEN NOT decided.is_handler THEN handler_id END AS next_id,
+               CASE WHEN decided.hit THEN decided.noted
+                    ELSE concat_ws('; ', decided.noted, format('no branch of %s matches %s%s',
+                                   conversation.canonical_name, coalesce(decided.outcome, 'the output'),
+                                   CASE WHEN NOT decided.is_handler AND handler_id IS NOT NULL
+                                        THEN ': sent to the error handler' ELSE ': posting failed' END))
+               END AS note
+          FROM decided
+          JOIN public.conversations AS conversation ON conversation.conversation_id = decided.conversation_id
+    ), outputs AS (
+        INSERT INTO public.conversation_outputs (workflow_run_id, posting_id, conversation_id, output, is_error)
+        SELECT p_run_id, routed.posting_id, routed.conversation_id, coalesce(routed.sentinel, routed.output),
+               routed.sentinel IS NOT NULL
+          FROM routed
+    ), calls AS (
+        INSERT INTO public.actor_calls (workflow_run_id, posting_id, conversation_id, actor_id, status,
+                                        error_kind, latency_ms, prompt_tokens, completion_tokens)
+        SELECT p_run_id, routed.posting_id, routed.conversation_id, routed.actor_id,
+               CASE WHEN routed.sentinel IS NULL THEN 'success' ELSE 'error' END, routed.error_kind,
+               routed.latency_ms, routed.prompt_tokens, routed.completion_tokens
+          FROM routed
+    ), checkpoints AS (
+        INSERT INTO public.posting_state_checkpoints (workflow_run_id, posting_id, conversation_id, state,
+                                                      outcome, next_conversation_id, note)
+        SELECT p_run_id, routed.posting_id, routed.conversation_id, routed.state,
+               coalesce(routed.outcome, left(routed.output, 200)), routed.next_id, routed.note
+          FROM routed
+    ), moved AS (
+        -- the locked rows, by row address (a TID scan; a join on the key scanned the whole table)
+        UPDATE public.posting_work AS work
+           SET status = CASE routed.state WHEN 'completed' THEN 'waiting' WHEN 'ended' THEN 'done' ELSE 'failed' END,
+               conversation_id = CASE WHEN routed.state = 'completed' THEN routed.next_id END,
+               visits = CASE WHEN routed.state = 'completed'
+                             THEN work.visits || jsonb_build_object(routed.next_id::text,
+                                  coalesce((work.visits ->> routed.next_id::text)::integer, 0) + 1)
+                             ELSE work.visits END,
+               in_error_handler = work.in_error_handler OR (routed.next_id = handler_id) IS TRUE,
+               last_outcome = coalesce(routed.outcome, 'ok'),
+               attempt = 0, claim_token = NULL, claimed_by = NULL, lease_expires_at = NULL, updated_at = now()
+          FROM routed
+         WHERE work.ctid = ANY (ARRAY(SELECT moving.work_row FROM routed AS moving))
+           AND work.ctid = routed.work_row
+    )
+    SELECT result.posting_id, routed.posting_id IS NOT NULL, coalesce(routed.state, 'stale'),
+           next.canonical_name,
+           CASE WHEN routed.posting_id IS NULL
+                THEN 'refused: the claim token is not the live claim of this posting (lease expired or already completed)'
+                ELSE routed.note END
+      FROM (SELECT DISTINCT given.posting_id FROM jsonb_to_recordset(p_results) AS given (posting_id bigint)) AS result
+      LEFT JOIN routed ON routed.posting_id = result.posting_id
+      LEFT JOIN public.conversations AS next ON next.conversation_id = routed.next_id
+     ORDER BY result.posting_id;
 
     UPDATE public.run_workers AS worker SET heartbeat_at = now()
      WHERE worker.workflow_run_id = p_run_id AND worker.worker_id = p_worker;
-
-    RETURN QUERY
-    SELECT chunk.posting_id, chunk.accepted, chunk.state, next.canonical_name, chunk.note
-      FROM pg_temp.turing_chunk AS chunk
-      LEFT JOIN public.conversations AS next ON next.conversation_id = chunk.next_conversation_id
-     ORDER BY chunk.posting_id;
 END;
 $function$;

@@ -41,7 +41,7 @@ class Claim:
     prompt: str
     attempt: int
     claim_token: uuid.UUID
-    lease_expires_at: Any
+    lease_expires_at: str
     context: dict[str, Any]
 
 
@@ -95,29 +95,42 @@ def start_run(
 
 
 def claim_chunk(engine: Engine, run_id: int, worker: str, max_postings: int) -> list[Claim]:
+    """The next chunk of the current wave, one Claim per posting (none when nothing is left to claim)."""
     with engine.begin() as conn:
-        rows = conn.execute(
-            text("SELECT * FROM claim_chunk(:run, :worker, :size)"),
+        chunk = conn.execute(
+            text("SELECT claim_chunk(:run, :worker, :size)"),
             {"run": run_id, "worker": worker, "size": max_postings},
-        ).all()
-    return [Claim(*row) for row in rows]
+        ).scalar_one()
+    if chunk is None:
+        return []
+    actor = chunk["actor"]
+    token = uuid.UUID(chunk["claim_token"])
+    return [
+        Claim(
+            posting_id=posting["posting_id"],
+            conversation_id=chunk["conversation_id"],
+            canonical_name=chunk["conversation"],
+            actor_id=actor["actor_id"],
+            actor_name=actor["actor_name"],
+            actor_type=actor["actor_type"],
+            actor_config=actor["config"] or {},
+            timeout_seconds=actor["timeout_seconds"],
+            max_concurrency=actor["max_concurrency"],
+            prompt=posting["prompt"],
+            attempt=posting["attempt"],
+            claim_token=token,
+            lease_expires_at=chunk["lease_expires_at"],
+            context=posting["context"],
+        )
+        for posting in chunk["postings"]
+    ]
 
 
 def complete_chunk(
     engine: Engine, run_id: int, worker: str, results: Sequence[tuple[Claim, Outcome]]
 ) -> list[Completion]:
     payload = [
-        {
-            "posting_id": claim.posting_id,
-            "claim_token": str(claim.claim_token),
-            "output": outcome.output,
-            "sentinel": outcome.sentinel,
-            "latency_ms": round(outcome.latency_ms, 3),
-            "prompt_tokens": outcome.prompt_tokens,
-            "completion_tokens": outcome.completion_tokens,
-            "error_kind": outcome.error_kind,
-            "error_message": outcome.error_message,
-        }
+        {key: value for key, value in _result(claim, outcome).items() if value is not None}
         for claim, outcome in results
     ]
     with engine.begin() as conn:
@@ -126,6 +139,21 @@ def complete_chunk(
             {"run": run_id, "worker": worker, "results": json.dumps(payload)},
         ).all()
     return [Completion(*row) for row in rows]
+
+
+def _result(claim: Claim, outcome: Outcome) -> dict[str, Any]:
+    """One result as complete_chunk() reads it (keys left out are NULL)."""
+    return {
+        "posting_id": claim.posting_id,
+        "claim_token": str(claim.claim_token),
+        "output": outcome.output,
+        "sentinel": outcome.sentinel,
+        "latency_ms": round(outcome.latency_ms, 3),
+        "prompt_tokens": outcome.prompt_tokens,
+        "completion_tokens": outcome.completion_tokens,
+        "error_kind": outcome.error_kind,
+        "error_message": outcome.error_message,
+    }
 
 
 def heartbeat(engine: Engine, run_id: int, worker: str, tokens: Sequence[uuid.UUID]) -> int:
