@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from turing_db import engine as sql
 from turing_db import validation
@@ -37,6 +37,13 @@ RETRY_ATTEMPTS = 6
 T = TypeVar("T")
 
 
+def database_unreachable(error: BaseException) -> bool:
+    """A lost or refused connection, as opposed to an error the database reported (never retried)."""
+    return isinstance(error, OperationalError) and (
+        error.connection_invalidated or getattr(error.orig, "pgcode", None) is None
+    )
+
+
 def retrying(call: Callable[..., T], *args: Any) -> T:
     """Call a SQL function, retrying while the database is unreachable (a restart, a network blip).
 
@@ -44,7 +51,7 @@ def retrying(call: Callable[..., T], *args: Any) -> T:
     connection broke is refused as stale on the retry, and a lost claim returns when its lease ends.
     """
     for attempt in Retrying(
-        retry=retry_if_exception_type(OperationalError),
+        retry=retry_if_exception(database_unreachable),
         stop=stop_after_attempt(RETRY_ATTEMPTS),
         wait=wait_exponential(multiplier=0.5, max=8),
         before_sleep=lambda state: log.warning(
@@ -197,35 +204,53 @@ class WaveBatchProcessor:
         return summary
 
     def _work(self, run_id: int, worker: str) -> None:
-        """One worker: claim, execute, complete, until the run has no work or we are told to stop."""
-        while not self._stop.is_set():
-            claims = retrying(sql.claim_chunk, self.engine, run_id, worker, self.chunk_size)
-            if not claims:
-                progress = retrying(sql.run_progress, self.engine, run_id)
-                if progress.waiting == 0 and progress.claimed == 0:
-                    return
-                self._stop.wait(IDLE_SLEEP_SECONDS)  # other workers hold the rest
-                continue
-            results, unfinished = self._execute(run_id, worker, claims)
-            if unfinished:
-                retrying(
-                    sql.release_claims,
-                    self.engine,
-                    run_id,
-                    worker,
-                    [claim.claim_token for claim in unfinished],
-                )
-            if results:
-                completions = retrying(sql.complete_chunk, self.engine, run_id, worker, results)
-                stale = [c for c in completions if not c.accepted]
-                for completion in stale:
-                    log.warning("stale result refused", run_id=run_id, posting_id=completion.posting_id,
-                                note=completion.note)  # fmt: skip
-                self._counters.add(len(results) - len(stale), len(stale))
-            if self.on_progress:
-                self.on_progress(
-                    sql.run_progress(self.engine, run_id), claims[0].canonical_name, self._counters.steps
-                )
+        """One worker: claim, execute, complete, until the run has no work or we are told to stop.
+
+        Completion is written behind: while chunk N is being stored (on its own connection), chunk
+        N+1 is already claimed and its actors run, so actors never wait for a checkpoint. At most one
+        completion is in flight, and it is awaited before the next is handed over and before the
+        worker decides there is no work left (a completion moves postings on to the next wave).
+        """
+        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="wave-writer") as writer:
+            in_flight: concurrent.futures.Future[None] | None = None
+            try:
+                while not self._stop.is_set():
+                    claims = retrying(sql.claim_chunk, self.engine, run_id, worker, self.chunk_size)
+                    if not claims:
+                        if in_flight is not None:  # its postings may be the next wave
+                            in_flight.result()
+                            in_flight = None
+                            continue
+                        progress = retrying(sql.run_progress, self.engine, run_id)
+                        if progress.waiting == 0 and progress.claimed == 0:
+                            return
+                        self._stop.wait(IDLE_SLEEP_SECONDS)  # other workers hold the rest
+                        continue
+                    results, unfinished = self._execute(run_id, worker, claims)
+                    if unfinished:
+                        tokens = [claim.claim_token for claim in unfinished]
+                        retrying(sql.release_claims, self.engine, run_id, worker, tokens)
+                    if in_flight is not None:
+                        in_flight.result()
+                        in_flight = None
+                    if results:
+                        in_flight = writer.submit(self._complete, run_id, worker, results)
+            finally:
+                if in_flight is not None:
+                    in_flight.result()
+
+    def _complete(self, run_id: int, worker: str, results: list[tuple[sql.Claim, Outcome]]) -> None:
+        """Hand a chunk's results back; count the steps, log refused (stale) results, report progress."""
+        completions = retrying(sql.complete_chunk, self.engine, run_id, worker, results)
+        stale = [completion for completion in completions if not completion.accepted]
+        for completion in stale:
+            log.warning("stale result refused", run_id=run_id, posting_id=completion.posting_id,
+                        note=completion.note)  # fmt: skip
+        self._counters.add(len(results) - len(stale), len(stale))
+        if self.on_progress:
+            self.on_progress(
+                sql.run_progress(self.engine, run_id), results[0][0].canonical_name, self._counters.steps
+            )
 
     def _execute(
         self, run_id: int, worker: str, claims: list[sql.Claim]
