@@ -98,7 +98,7 @@ def claim_chunk(engine: Engine, run_id: int, worker: str, max_postings: int) -> 
     """The next chunk of the current wave, one Claim per posting (none when nothing is left to claim)."""
     with engine.begin() as conn:
         chunk = conn.execute(
-            text("SELECT claim_chunk(:run, :worker, :size)"),
+            text("SELECT claim_chunk_v2(:run, :worker, :size)"),
             {"run": run_id, "worker": worker, "size": max_postings},
         ).scalar_one()
     if chunk is None:

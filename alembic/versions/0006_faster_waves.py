@@ -1,5 +1,6 @@
-"""faster waves: a chunk is claimed as one JSON document and completed in one routing statement; the
-work queue and the checkpoints lose the per-row key checks that cost a third of each completion
+"""faster waves: a chunk is claimed as one JSON document (claim_chunk_v2) and completed in one routing
+statement; the work queue and the checkpoints lose the per-row key checks that cost a third of each
+completion. claim_chunk() stays, as rows over claim_chunk_v2(), for workers of the previous version
 
 Revision ID: 0006
 Revises: 0005
@@ -25,11 +26,9 @@ ALTER TABLE posting_work DROP CONSTRAINT posting_work_posting_id_fkey;
 ALTER TABLE posting_state_checkpoints
     DROP CONSTRAINT posting_state_checkpoints_workflow_run_id_fkey,
     DROP CONSTRAINT posting_state_checkpoints_posting_id_fkey;
-DROP FUNCTION public.claim_chunk(bigint, text, integer);  -- it returns one JSON document now
 """
 
 DOWNGRADE = """
-DROP FUNCTION public.claim_chunk(bigint, text, integer);
 DROP FUNCTION public.prompt_expression(text);
 ALTER TABLE posting_state_checkpoints
     ADD CONSTRAINT posting_state_checkpoints_workflow_run_id_fkey
@@ -59,8 +58,13 @@ def upgrade() -> None:
     )
     install(
         connection,
-        "0720_function_claim_chunk.sql",
-        "f180b22211d2a2ba878f2edc0b7493f10dbd90a3f9f65548245769ceeb0a00b5",
+        "0720_function_claim_chunk_v2.sql",
+        "6c3f7693c81819ea938baf86d19ea950983daf6b518177023683f29678e596dc",
+    )
+    install(
+        connection,
+        "0721_function_claim_chunk.sql",
+        "a869ba66d80955abb0c4f73212b23ac37339cb923d56c2767ca6cb290291e4fb",
     )
     install(
         connection,
@@ -78,7 +82,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     connection = op.get_bind()
     execute_script(connection, DOWNGRADE)
-    # the versions migration 0005 installed
+    # the versions migration 0005 installed; claim_chunk is restored before the function it wraps goes
     install(
         connection,
         "0600_function_render_prompts.sql",
@@ -89,6 +93,7 @@ def downgrade() -> None:
         "0720_function_claim_chunk.sql",
         "0fcdef71030d0db0b60dc9ae26df2722096674e9b40fa83324b1ea4e6af9f026",
     )
+    execute_script(connection, "DROP FUNCTION public.claim_chunk_v2(bigint, text, integer);")
     install(
         connection,
         "0730_function_complete_chunk.sql",

@@ -54,6 +54,22 @@ def test_claims_are_capped_leased_and_rendered(engine: Engine, run_id: int) -> N
     assert second[0].claim_token != claims[0].claim_token
 
 
+def test_the_row_form_for_workers_of_the_previous_version_claims_the_same_chunk(
+    engine: Engine, run_id: int
+) -> None:
+    """claim_chunk() (rows, as before migration 0006) claims through claim_chunk_v2(); its claims complete."""
+    with engine.begin() as conn:
+        rows = conn.execute(text("SELECT * FROM claim_chunk(:run, 'old-worker', 3)"), {"run": run_id}).all()
+    assert [row.canonical_name for row in rows] == ["t_one"] * 3
+    assert len({row.claim_token for row in rows}) == 1 and all(row.attempt == 1 for row in rows)
+    assert all(row.prompt.startswith("Work on Job ") for row in rows)
+    assert all(row.context["posting_id"] == row.posting_id and row.context["visit"] == 1 for row in rows)
+    assert rows[0].lease_expires_at is not None and rows[0].actor_type == "python"
+    claims = [sql.Claim(*row) for row in rows]
+    done = sql.complete_chunk(engine, run_id, "old-worker", [(c, Outcome(output="ok")) for c in claims])
+    assert [(c.accepted, c.next_conversation) for c in done] == [(True, "t_two")] * 3
+
+
 def test_a_wave_runs_before_the_next_conversation(engine: Engine, run_id: int) -> None:
     first = sql.claim_chunk(engine, run_id, "worker-a", 3)
     sql.complete_chunk(engine, run_id, "worker-a", [(claim, Outcome(output="ok")) for claim in first])

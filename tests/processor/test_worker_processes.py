@@ -88,7 +88,9 @@ def test_kill_9_mid_chunk_then_resume_loses_nothing(
     assert_every_step_recorded_once(engine, 200)
     assert scalar(engine, "SELECT count(*) FROM conversation_outputs") >= recorded_before
     repeated = [step for step, count in executions(log).items() if count > 1]
-    assert len(repeated) <= 20  # only the chunk in flight at the kill ran twice
+    # only the chunks in hand at the kill ran twice: the one executing, and at most the one whose
+    # completion was being written behind it (its transaction died uncommitted)
+    assert len(repeated) <= 2 * 20
     assert len(executions(log)) == 400
 
 

@@ -1,4 +1,4 @@
--- claim_chunk(run_id, worker, max_postings): the next chunk of the current wave, claimed in one
+-- claim_chunk_v2(run_id, worker, max_postings): the next chunk of the current wave, claimed in one
 -- statement and returned as one JSON document (NULL when there is nothing to claim):
 --   {workflow_run_id, conversation_id, conversation, claim_token, lease_expires_at,
 --    actor: {actor_id, actor_name, actor_type, config, timeout_seconds, max_concurrency},
@@ -10,7 +10,7 @@
 -- token is stale). Each posting carries its prompt, rendered by prompt_expression(), and its context:
 -- the posting's columns (all but dedup_key) with the run, conversation, attempt, visit and last outcome.
 -- Expired claims of the run are swept first. A run that is not running has nothing to claim.
-CREATE OR REPLACE FUNCTION public.claim_chunk(p_run_id bigint, p_worker text, p_max_postings integer DEFAULT 500)
+CREATE OR REPLACE FUNCTION public.claim_chunk_v2(p_run_id bigint, p_worker text, p_max_postings integer DEFAULT 500)
 RETURNS json
 LANGUAGE plpgsql
 VOLATILE
