@@ -16,20 +16,43 @@ down_revision = "0005"
 branch_labels = None
 depends_on = None
 
-# Every write of a wave checked these keys row by row (measured: about 3.5 ms per key per 500 rows).
-# The rows are written only by start_run() and complete_chunk() from rows they have just read, and
-# delete_log_rows() does what the cascades did, one join per statement. posting_work_posting_idx
-# served only the cascade, and it misled the claim into scanning in posting order past finished work.
+# Every write of a wave checked these keys row by row (measured: about 3 ms per key per 500 rows).
+# The rows are written only by start_run() and complete_chunk() from ids they have just read, so
+# what the keys guarded is the other side: delete_log_rows() does what the cascades did and
+# guard_work_references() refuses what the keys refused, each once per statement.
+# posting_work_posting_idx served only the cascade, and it misled the claim into scanning in posting
+# order past finished work.
 UPGRADE = """
 DROP INDEX posting_work_posting_idx;
-ALTER TABLE posting_work DROP CONSTRAINT posting_work_posting_id_fkey;
+ALTER TABLE posting_work
+    DROP CONSTRAINT posting_work_posting_id_fkey,
+    DROP CONSTRAINT posting_work_conversation_id_fkey;
 ALTER TABLE posting_state_checkpoints
     DROP CONSTRAINT posting_state_checkpoints_workflow_run_id_fkey,
     DROP CONSTRAINT posting_state_checkpoints_posting_id_fkey;
+ALTER TABLE actor_calls DROP CONSTRAINT actor_calls_actor_id_fkey;
+"""
+
+GUARD_TRIGGERS = """
+CREATE TRIGGER actors_guard_deletes AFTER DELETE ON actors
+    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION guard_work_references();
+CREATE TRIGGER actors_guard_updates AFTER UPDATE ON actors
+    REFERENCING OLD TABLE AS gone NEW TABLE AS kept FOR EACH STATEMENT EXECUTE FUNCTION guard_work_references();
+CREATE TRIGGER conversations_guard_deletes AFTER DELETE ON conversations
+    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION guard_work_references();
+CREATE TRIGGER conversations_guard_updates AFTER UPDATE ON conversations
+    REFERENCING OLD TABLE AS gone NEW TABLE AS kept FOR EACH STATEMENT EXECUTE FUNCTION guard_work_references();
 """
 
 DOWNGRADE = """
+DROP TRIGGER actors_guard_deletes ON actors;
+DROP TRIGGER actors_guard_updates ON actors;
+DROP TRIGGER conversations_guard_deletes ON conversations;
+DROP TRIGGER conversations_guard_updates ON conversations;
+DROP FUNCTION public.guard_work_references();
 DROP FUNCTION public.prompt_expression(text);
+ALTER TABLE actor_calls
+    ADD CONSTRAINT actor_calls_actor_id_fkey FOREIGN KEY (actor_id) REFERENCES actors (actor_id) NOT VALID;
 ALTER TABLE posting_state_checkpoints
     ADD CONSTRAINT posting_state_checkpoints_workflow_run_id_fkey
         FOREIGN KEY (workflow_run_id) REFERENCES workflow_runs (workflow_run_id) ON DELETE CASCADE NOT VALID,
@@ -37,7 +60,9 @@ ALTER TABLE posting_state_checkpoints
         FOREIGN KEY (posting_id) REFERENCES postings (posting_id) ON DELETE CASCADE NOT VALID;
 ALTER TABLE posting_work
     ADD CONSTRAINT posting_work_posting_id_fkey
-        FOREIGN KEY (posting_id) REFERENCES postings (posting_id) ON DELETE CASCADE NOT VALID;
+        FOREIGN KEY (posting_id) REFERENCES postings (posting_id) ON DELETE CASCADE NOT VALID,
+    ADD CONSTRAINT posting_work_conversation_id_fkey
+        FOREIGN KEY (conversation_id) REFERENCES conversations (conversation_id) NOT VALID;
 CREATE INDEX posting_work_posting_idx ON posting_work (posting_id);
 """
 
@@ -76,7 +101,13 @@ def upgrade() -> None:
         "0790_function_delete_log_rows.sql",
         "e05dda4508638ba4c04ec305d62fab47653745c33670757f703a01753b429b89",
     )
+    install(
+        connection,
+        "0795_function_guard_work_references.sql",
+        "6e8d697dd2643d6c1b05ead81f3628cbf1cb57c970c5e9e4b650c525ebc7c192",
+    )
     # INSTALL-END
+    execute_script(connection, GUARD_TRIGGERS)
 
 
 def downgrade() -> None:
