@@ -115,11 +115,23 @@ BEGIN
                                   AND work.posting_id = route.posting_id)
              ORDER BY route.posting_id
              LIMIT CASE WHEN run.posting_limit IS NULL THEN NULL ELSE greatest(run.posting_limit - in_run, 0) END
+        ), kept_posting AS (
+            -- postings and entry points cannot be deleted until this commits (what a foreign key's lock
+            -- did); one deleted meanwhile is skipped here, and guard_work_references() refuses later deletes
+            SELECT posting.posting_id FROM public.postings AS posting
+             WHERE posting.posting_id IN (SELECT candidate.posting_id FROM candidate)
+               FOR KEY SHARE OF posting
+        ), kept_entry AS (
+            SELECT entry.conversation_id FROM public.conversations AS entry
+             WHERE entry.conversation_id IN (SELECT candidate.entry_conversation_id FROM candidate)
+               FOR KEY SHARE OF entry
         ), added AS (
             INSERT INTO public.posting_work (workflow_run_id, posting_id, conversation_id, visits)
             SELECT run.workflow_run_id, candidate.posting_id, candidate.entry_conversation_id,
                    jsonb_build_object(candidate.entry_conversation_id::text, 1)
               FROM candidate
+              JOIN kept_posting ON kept_posting.posting_id = candidate.posting_id
+              JOIN kept_entry ON kept_entry.conversation_id = candidate.entry_conversation_id
             ON CONFLICT DO NOTHING
             RETURNING posting_id, conversation_id
         ), checkpoint AS (

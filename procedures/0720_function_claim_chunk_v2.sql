@@ -1,8 +1,9 @@
 -- claim_chunk_v2(run_id, worker, max_postings): the next chunk of the current wave, claimed in one
 -- statement and returned as one JSON document (NULL when there is nothing to claim):
---   {workflow_run_id, conversation_id, conversation, claim_token, lease_expires_at,
+--   {workflow_run_id, conversation_id, conversation, claim_token, lease_expires_at, last_of_wave,
 --    actor: {actor_id, actor_name, actor_type, config, timeout_seconds, max_concurrency},
 --    postings: [{posting_id, attempt, prompt, context}, ...]}
+-- last_of_wave: fewer postings than asked for were free, so no other posting waits there unclaimed.
 -- The wave is the waiting conversation with the lowest execution order (the error handler last), so
 -- that one model serves all its postings before the next is loaded. Up to max_postings (capped at
 -- 1000) of its waiting postings are locked with SKIP LOCKED — concurrent workers never claim the same
@@ -54,7 +55,7 @@ BEGIN
     SELECT instruction.prompt_template INTO template
       FROM public.instructions AS instruction
      WHERE instruction.conversation_id = wave AND instruction.enabled;
-    SELECT string_agg(format('%L, posting.%I', attribute.attname, attribute.attname), ', ' ORDER BY attribute.attnum)
+    SELECT string_agg(format('posting.%I', attribute.attname), ', ' ORDER BY attribute.attnum)
       INTO columns
       FROM pg_attribute AS attribute
      WHERE attribute.attrelid = 'public.postings'::regclass AND attribute.attnum > 0
@@ -80,6 +81,7 @@ BEGIN
         SELECT json_build_object(
                    'workflow_run_id', $1, 'conversation_id', conversation.conversation_id,
                    'conversation', conversation.canonical_name, 'claim_token', $4, 'lease_expires_at', $6,
+                   'last_of_wave', (SELECT count(*) FROM claimed) < $3,
                    'actor', json_build_object(
                        'actor_id', actor.actor_id, 'actor_name', actor.actor_name, 'actor_type', actor.actor_type,
                        'config', actor.config, 'timeout_seconds', actor.timeout_seconds,
@@ -87,11 +89,11 @@ BEGIN
                    'postings', (
                        SELECT json_agg(json_build_object(
                                   'posting_id', claimed.posting_id, 'attempt', claimed.attempt, 'prompt', %1$s,
-                                  'context', json_build_object(%2$s,
-                                      'workflow_run_id', $1, 'conversation', conversation.canonical_name,
-                                      'attempt', claimed.attempt,
-                                      'visit', coalesce((claimed.visits ->> $2::text)::integer, 1),
-                                      'last_outcome', claimed.last_outcome))
+                                  'context', (SELECT row_to_json(context) FROM (
+                                      SELECT %2$s, $1 AS workflow_run_id, conversation.canonical_name AS conversation,
+                                             claimed.attempt AS attempt,
+                                             coalesce((claimed.visits ->> $2::text)::integer, 1) AS visit,
+                                             claimed.last_outcome AS last_outcome) AS context))
                                   ORDER BY claimed.posting_id)
                          FROM claimed JOIN public.postings AS posting ON posting.posting_id = claimed.posting_id))
           FROM public.conversations AS conversation

@@ -24,20 +24,22 @@ DECLARE
     save       record;
     save_sql   text;
 BEGIN
-    IF to_regclass('pg_temp.turing_chunk') IS NULL THEN
-        CREATE TEMPORARY TABLE turing_chunk (
+    -- the results of this call; named apart from the previous version's temp table (a pooled
+    -- session of an older worker may still hold that one, with other columns)
+    IF to_regclass('pg_temp.turing_completion') IS NULL THEN
+        CREATE TEMPORARY TABLE turing_completion (
             posting_id bigint PRIMARY KEY, work_row tid, conversation_id integer, actor_id integer,
             saves_column text, is_handler boolean, in_handler boolean, visits jsonb, output text,
             sentinel text, latency_ms numeric, prompt_tokens integer, completion_tokens integer,
             error_kind text, note text
         ) ON COMMIT DELETE ROWS;
     END IF;
-    DELETE FROM pg_temp.turing_chunk;
+    DELETE FROM pg_temp.turing_completion;
     SELECT c.conversation_id INTO handler_id FROM public.conversations AS c
      WHERE c.conversation_type = 'error_handler' AND c.enabled;
 
     -- GUARD: only results that hold a live claim count; lock those postings (one statement)
-    INSERT INTO pg_temp.turing_chunk
+    INSERT INTO pg_temp.turing_completion
     SELECT result.posting_id, work.ctid, work.conversation_id, conversation.actor_id, stage.posting_column,
            conversation.conversation_type = 'error_handler', work.in_error_handler, work.visits,
            coalesce(result.output, ''), nullif(result.sentinel, ''), greatest(coalesce(result.latency_ms, 0), 0),
@@ -56,28 +58,44 @@ BEGIN
        FOR UPDATE OF work
     ON CONFLICT DO NOTHING;
 
+    -- KEYS: the conversations these postings may move to cannot be deleted until this commits (what
+    -- a foreign key's lock did; guard_work_references() refuses the delete afterwards)
+    PERFORM FROM public.conversations AS target
+      WHERE target.conversation_id = handler_id
+         OR target.conversation_id IN (
+                SELECT step.next_conversation_id
+                  FROM public.instructions AS instruction
+                  JOIN public.instruction_steps AS step ON step.instruction_id = instruction.instruction_id
+                 WHERE instruction.conversation_id IN (SELECT chunk.conversation_id FROM pg_temp.turing_completion AS chunk))
+        FOR KEY SHARE OF target;
+
     -- SAVE stages: each column in one statement; when the column refuses a value, again one posting
     -- at a time, so that only the bad values fail
     FOR saving IN SELECT DISTINCT chunk.saves_column, format_type(attribute.atttypid, NULL) AS column_type
-                   FROM pg_temp.turing_chunk AS chunk
-                   JOIN pg_attribute AS attribute
+                   FROM pg_temp.turing_completion AS chunk
+                   LEFT JOIN pg_attribute AS attribute
                      ON attribute.attrelid = 'public.postings'::regclass AND attribute.attname = chunk.saves_column
-                  WHERE chunk.sentinel IS NULL LOOP
+                        AND attribute.attnum > 0 AND NOT attribute.attisdropped
+                  WHERE chunk.sentinel IS NULL AND chunk.saves_column IS NOT NULL LOOP
+        IF saving.column_type IS NULL THEN
+            RAISE EXCEPTION 'stage column postings.% does not exist: nothing was completed', saving.saves_column
+                USING HINT = 'fix stages.posting_column, then run again', ERRCODE = 'undefined_column';
+        END IF;
         save_sql := format(
             'UPDATE public.postings AS posting SET %1$I = (jsonb_populate_record(NULL::public.postings, '
-            'jsonb_build_object(%1$L, %2$s))).%1$I, updated_at = now() FROM pg_temp.turing_chunk AS chunk '
+            'jsonb_build_object(%1$L, %2$s))).%1$I, updated_at = now() FROM pg_temp.turing_completion AS chunk '
             'WHERE posting.posting_id = chunk.posting_id AND chunk.saves_column = %1$L AND chunk.sentinel IS NULL',
             saving.saves_column,
             CASE WHEN saving.column_type = 'jsonb' THEN 'chunk.output::jsonb' ELSE 'to_jsonb(btrim(chunk.output))' END);
         BEGIN
             EXECUTE save_sql;
         EXCEPTION WHEN data_exception OR integrity_constraint_violation THEN
-            FOR save IN SELECT chunk.posting_id FROM pg_temp.turing_chunk AS chunk
+            FOR save IN SELECT chunk.posting_id FROM pg_temp.turing_completion AS chunk
                          WHERE chunk.saves_column = saving.saves_column AND chunk.sentinel IS NULL LOOP
                 BEGIN
                     EXECUTE save_sql || ' AND chunk.posting_id = $1' USING save.posting_id;
                 EXCEPTION WHEN data_exception OR integrity_constraint_violation THEN
-                    UPDATE pg_temp.turing_chunk AS chunk
+                    UPDATE pg_temp.turing_completion AS chunk
                        SET sentinel = '[FAILED]', error_kind = 'invalid_stage_value',
                            note = format('postings.%s refused the output: %s', saving.saves_column, SQLERRM)
                      WHERE chunk.posting_id = save.posting_id;
@@ -92,7 +110,9 @@ BEGIN
         -- the branches of the chunk's conversations, each with its target's visit limit
         SELECT instruction.conversation_id, step.branch_condition, step.branch_priority,
                step.instruction_step_id, step.next_conversation_id,
-               coalesce(target_step.max_visits, 25) AS max_visits, target.canonical_name AS target_name
+               CASE WHEN target_step.conversation_id IS NOT NULL THEN coalesce(target_step.max_visits, 25) END
+                   AS max_visits,  -- steps only: the error handler is not a step and has no limit
+               target.canonical_name AS target_name
           FROM public.instructions AS instruction
           JOIN public.instruction_steps AS step
             ON step.instruction_id = instruction.instruction_id AND step.enabled
@@ -101,13 +121,13 @@ BEGIN
             ON target_step.workflow_id = run.workflow_id AND target_step.conversation_id = step.next_conversation_id
           LEFT JOIN public.conversations AS target ON target.conversation_id = step.next_conversation_id
          WHERE instruction.enabled
-           AND instruction.conversation_id IN (SELECT chunk.conversation_id FROM pg_temp.turing_chunk AS chunk)
+           AND instruction.conversation_id IN (SELECT chunk.conversation_id FROM pg_temp.turing_completion AS chunk)
     ), matched AS (
         -- the first branch that matches the outcome, and whether its target's visits are spent
         SELECT chunk.*, first.next_conversation_id, first.found IS TRUE AS found,
                coalesce((chunk.visits ->> first.next_conversation_id::text)::integer, 0) >= first.max_visits AS spent,
                format('%s reached max_visits %s', first.target_name, first.max_visits) AS spent_note
-          FROM pg_temp.turing_chunk AS chunk
+          FROM pg_temp.turing_completion AS chunk
           LEFT JOIN LATERAL (
               SELECT true AS found, b.next_conversation_id, b.max_visits, b.target_name
                 FROM branch AS b

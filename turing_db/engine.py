@@ -94,18 +94,27 @@ def start_run(
     return RunStart(*row)
 
 
-def claim_chunk(engine: Engine, run_id: int, worker: str, max_postings: int) -> list[Claim]:
-    """The next chunk of the current wave, one Claim per posting (none when nothing is left to claim)."""
+class Chunk(list[Claim]):
+    """The claims of one chunk, one per posting; `last_of_wave` when no other posting waits at its
+    conversation unclaimed (the next claim would start another wave)."""
+
+    def __init__(self, claims: list[Claim] | None = None, *, last_of_wave: bool = True):
+        super().__init__(claims or [])
+        self.last_of_wave = last_of_wave
+
+
+def claim_chunk(engine: Engine, run_id: int, worker: str, max_postings: int) -> Chunk:
+    """The next chunk of the current wave (empty when nothing is left to claim)."""
     with engine.begin() as conn:
         chunk = conn.execute(
             text("SELECT claim_chunk_v2(:run, :worker, :size)"),
             {"run": run_id, "worker": worker, "size": max_postings},
         ).scalar_one()
     if chunk is None:
-        return []
+        return Chunk()
     actor = chunk["actor"]
     token = uuid.UUID(chunk["claim_token"])
-    return [
+    claims = [
         Claim(
             posting_id=posting["posting_id"],
             conversation_id=chunk["conversation_id"],
@@ -124,6 +133,7 @@ def claim_chunk(engine: Engine, run_id: int, worker: str, max_postings: int) -> 
         )
         for posting in chunk["postings"]
     ]
+    return Chunk(claims, last_of_wave=chunk["last_of_wave"])
 
 
 def complete_chunk(

@@ -38,17 +38,20 @@ T = TypeVar("T")
 
 
 def database_unreachable(error: BaseException) -> bool:
-    """A lost or refused connection, as opposed to an error the database reported (never retried)."""
-    return isinstance(error, OperationalError) and (
-        error.connection_invalidated or getattr(error.orig, "pgcode", None) is None
-    )
+    """A lost or refused connection, or a transaction the database rolled back to resolve a conflict
+    (deadlock, serialization failure: SQLSTATE class 40), as opposed to an error it reported."""
+    if not isinstance(error, OperationalError):
+        return False
+    code = getattr(error.orig, "pgcode", None)
+    return error.connection_invalidated or code is None or code.startswith("40")
 
 
 def retrying(call: Callable[..., T], *args: Any) -> T:
     """Call a SQL function, retrying while the database is unreachable (a restart, a network blip).
 
     Safe for every call the runner makes: a completion whose commit went through before the
-    connection broke is refused as stale on the retry, and a lost claim returns when its lease ends.
+    connection broke is refused as stale on the retry, a lost claim returns when its lease ends, and
+    a rolled-back transaction changed nothing.
     """
     for attempt in Retrying(
         retry=retry_if_exception(database_unreachable),
@@ -103,9 +106,10 @@ class _Counters:
 class WaveBatchProcessor:
     """Process every pending posting of a workflow in waves, with `workers` cooperating threads.
 
-        Other processes (or machines) may join the same run with `join=True`; `resume_run_id` takes over a
-        run whose workers are gone. `on_progress(progress, wave, steps)` is called after every chunk with
+    Other processes (or machines) may join the same run with `join=True`; `resume_run_id` takes over a
+    run whose workers are gone. `on_progress(progress, wave, steps)` is called after every chunk with
     the run's postings by state, the conversation just worked on and the steps this process executed.
+    Each worker uses one connection, and a writer thread another while the pool has one to spare.
     """
 
     def __init__(
@@ -128,6 +132,13 @@ class WaveBatchProcessor:
         self.join = join
         self.resume_run_id = resume_run_id
         self.engine = engine or get_engine()
+        connections = getattr(self.engine.pool, "size", lambda: workers)()
+        if workers > connections:
+            raise ValueError(
+                f"{workers} workers need {workers} database connections, but the pool has {connections} "
+                "(TURING_DB_POOL_SIZE): raise it, or run more processes with --join"
+            )
+        self.writers = min(workers, connections - workers)  # 0: each worker completes its own chunks
         self.on_progress = on_progress
         self.heartbeat_seconds = heartbeat_seconds
         self._stop = threading.Event()
@@ -161,11 +172,16 @@ class WaveBatchProcessor:
         log.info("run started", workflow_id=self.workflow_id, run_id=run_id, resumed=start.resumed,
                  routed=start.postings_routed, postings=start.postings_in_run, workers=self.workers)  # fmt: skip
 
+        writer = (
+            concurrent.futures.ThreadPoolExecutor(self.writers, thread_name_prefix="wave-writer")
+            if self.writers
+            else None
+        )
         try:
             with concurrent.futures.ThreadPoolExecutor(
                 self.workers, thread_name_prefix="wave-worker"
             ) as pool:
-                futures = [pool.submit(self._work, run_id, name) for name in names]
+                futures = [pool.submit(self._work, run_id, name, writer) for name in names]
                 pending = set(futures)
                 while pending:  # wake up often: signal handlers run in this (the main) thread
                     done, pending = concurrent.futures.wait(
@@ -176,6 +192,8 @@ class WaveBatchProcessor:
                 for future in futures:
                     future.result()
         finally:
+            if writer is not None:
+                writer.shutdown()
             status = "running"
             for name in names:
                 status = retrying(sql.stop_worker, self.engine, run_id, name)
@@ -203,45 +221,74 @@ class WaveBatchProcessor:
                  seconds=round(summary.elapsed_seconds, 2))  # fmt: skip
         return summary
 
-    def _work(self, run_id: int, worker: str) -> None:
+    def _work(self, run_id: int, worker: str, writer: concurrent.futures.ThreadPoolExecutor | None) -> None:
         """One worker: claim, execute, complete, until the run has no work or we are told to stop.
 
-        Completion is written behind: while chunk N is being stored (on its own connection), chunk
-        N+1 is already claimed and its actors run, so actors never wait for a checkpoint. At most one
-        completion is in flight, and it is awaited before the next is handed over and before the
-        worker decides there is no work left (a completion moves postings on to the next wave).
+        Completion is written behind (when there is a `writer`): while chunk N is being stored, on
+        the writer's connection, chunk N+1 is claimed and its actors run, so actors do not wait for
+        checkpoints. At most one completion per worker is in flight. It is awaited before the next
+        one is handed over; before claiming after a chunk that emptied its wave, and before deciding
+        that no work is left (its postings move on to the next wave); and before the worker stops. A
+        failed completion stops the worker before it claims again; results in hand are released.
         """
-        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="wave-writer") as writer:
-            in_flight: concurrent.futures.Future[None] | None = None
-            try:
-                while not self._stop.is_set():
-                    claims = retrying(sql.claim_chunk, self.engine, run_id, worker, self.chunk_size)
-                    if not claims:
-                        if in_flight is not None:  # its postings may be the next wave
-                            in_flight.result()
-                            in_flight = None
-                            continue
-                        progress = retrying(sql.run_progress, self.engine, run_id)
-                        if progress.waiting == 0 and progress.claimed == 0:
-                            return
-                        self._stop.wait(IDLE_SLEEP_SECONDS)  # other workers hold the rest
-                        continue
-                    results, unfinished = self._execute(run_id, worker, claims)
-                    if unfinished:
-                        tokens = [claim.claim_token for claim in unfinished]
-                        retrying(sql.release_claims, self.engine, run_id, worker, tokens)
+        in_flight: concurrent.futures.Future[None] | None = None
+        in_hand: list[tuple[sql.Claim, Outcome]] = []
+
+        def settle() -> None:
+            """Wait for the completion in flight, if any; raise what it raised."""
+            nonlocal in_flight
+            if in_flight is not None:
+                future, in_flight = in_flight, None
+                future.result()
+
+        try:
+            while not self._stop.is_set():
+                if in_flight is not None and in_flight.done():
+                    settle()  # a failed completion stops the worker before it claims more
+                chunk = retrying(sql.claim_chunk, self.engine, run_id, worker, self.chunk_size)
+                if not chunk:
                     if in_flight is not None:
-                        in_flight.result()
-                        in_flight = None
-                    if results:
-                        in_flight = writer.submit(self._complete, run_id, worker, results)
-            finally:
-                if in_flight is not None:
-                    in_flight.result()
+                        settle()
+                        continue
+                    progress = retrying(sql.run_progress, self.engine, run_id)
+                    if progress.waiting == 0 and progress.claimed == 0:
+                        return
+                    self._stop.wait(IDLE_SLEEP_SECONDS)  # other workers hold the rest
+                    continue
+                in_hand, unfinished = self._execute(run_id, worker, chunk)
+                if unfinished:
+                    tokens = [claim.claim_token for claim in unfinished]
+                    retrying(sql.release_claims, self.engine, run_id, worker, tokens)
+                settle()
+                if in_hand and writer is not None:
+                    in_flight = writer.submit(self._complete, run_id, worker, in_hand)
+                elif in_hand:
+                    self._complete(run_id, worker, in_hand)
+                in_hand = []
+                if chunk.last_of_wave:
+                    settle()
+        except BaseException:
+            if in_hand:  # executed, but their completion will not happen: hand the claims back now
+                self._release_quietly(run_id, worker, [claim for claim, _ in in_hand])
+            raise
+        finally:
+            settle()
+
+    def _release_quietly(self, run_id: int, worker: str, claims: list[sql.Claim]) -> None:
+        """Release claims on the way out of a failure; if that fails too, their leases will expire."""
+        try:
+            sql.release_claims(self.engine, run_id, worker, [claim.claim_token for claim in claims])
+        except Exception as error:  # the failure being raised matters more than this one
+            log.warning("could not release claims; they return when their leases expire",
+                        run_id=run_id, claims=len(claims), error=str(error))  # fmt: skip
 
     def _complete(self, run_id: int, worker: str, results: list[tuple[sql.Claim, Outcome]]) -> None:
         """Hand a chunk's results back; count the steps, log refused (stale) results, report progress."""
-        completions = retrying(sql.complete_chunk, self.engine, run_id, worker, results)
+        try:
+            completions = retrying(sql.complete_chunk, self.engine, run_id, worker, results)
+        except BaseException:  # nothing of it was stored: hand the claims back rather than wait out leases
+            self._release_quietly(run_id, worker, [claim for claim, _ in results])
+            raise
         stale = [completion for completion in completions if not completion.accepted]
         for completion in stale:
             log.warning("stale result refused", run_id=run_id, posting_id=completion.posting_id,

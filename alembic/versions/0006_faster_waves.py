@@ -63,6 +63,7 @@ ALTER TABLE posting_work
         FOREIGN KEY (posting_id) REFERENCES postings (posting_id) ON DELETE CASCADE NOT VALID,
     ADD CONSTRAINT posting_work_conversation_id_fkey
         FOREIGN KEY (conversation_id) REFERENCES conversations (conversation_id) NOT VALID;
+-- NOT VALID: rows written meanwhile are not re-checked (VALIDATE CONSTRAINT does it when wanted)
 CREATE INDEX posting_work_posting_idx ON posting_work (posting_id);
 """
 
@@ -83,8 +84,13 @@ def upgrade() -> None:
     )
     install(
         connection,
+        "0700_function_start_run.sql",
+        "54bc075a40110227e5d7ee3596d7364dcf40e2db68b0f774fcad00edfee5764a",
+    )
+    install(
+        connection,
         "0720_function_claim_chunk_v2.sql",
-        "6c3f7693c81819ea938baf86d19ea950983daf6b518177023683f29678e596dc",
+        "d24a7e7181a22d8cb369dc7d56c34bc8199850dfbc875faf36d6489170eb91a3",
     )
     install(
         connection,
@@ -94,7 +100,7 @@ def upgrade() -> None:
     install(
         connection,
         "0730_function_complete_chunk.sql",
-        "54275ba5b2be934cbf916e2cbc10a45b2559f824e4f605c0ff70429cb30c4e47",
+        "e93f5fe6729d54c4c9d353c1d1a248e62df355b9da25fe45f07de6bd20e407ce",
     )
     install(
         connection,
@@ -118,6 +124,11 @@ def downgrade() -> None:
         connection,
         "0600_function_render_prompts.sql",
         "5197fbde48f6b09d5de920d741eb2ea2ec69edb8ffaf5e0e9922e802ae1550e4",
+    )
+    install(
+        connection,
+        "0700_function_start_run.sql",
+        "a18c273bfe7a72fd258431f2f3cfb4751563706f3d4aa1c68c3ada95f24d8b73",
     )
     install(
         connection,

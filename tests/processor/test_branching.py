@@ -4,6 +4,7 @@ handler, loop limits and stage write-back."""
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 from workflows import CommittedWorkflows, Step, add_postings
 
 from turing_db import engine as sql
@@ -183,3 +184,77 @@ def test_a_loop_without_max_visits_still_ends(workflows: CommittedWorkflows, eng
             ).scalar()
             == "failed"
         )
+
+
+def test_the_error_handler_has_no_visit_limit(engine: Engine, workflows: CommittedWorkflows) -> None:
+    """max_visits limits steps; a branch into the global error handler taken for the 31st time still
+    goes there with its own outcome, not [LOOP_LIMIT]."""
+    workflows.build(
+        W + 5,
+        [Step("t_call", entry=True)],
+        [("t_call", "[TIMEOUT]", "error_handler", 10), ("t_call", "*", None, 20)],
+    )
+    add_postings(engine, 1)
+    run = sql.start_run(engine, W + 5, "w").workflow_run_id
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE posting_work SET visits = visits || jsonb_build_object("
+                 "(SELECT conversation_id FROM conversations WHERE conversation_type = 'error_handler')::text, 30) "
+                 "WHERE workflow_run_id = :r"),
+            {"r": run},
+        )  # fmt: skip
+    completion = step_once(engine, run, Outcome(sentinel="[TIMEOUT]"))
+    assert (completion.state, completion.next_conversation, completion.note) == (
+        "completed",
+        "error_handler",
+        None,
+    )
+    with engine.connect() as conn:
+        outcome = conn.execute(
+            text("SELECT last_outcome FROM posting_work WHERE workflow_run_id = :r"), {"r": run}
+        ).scalar_one()
+    assert outcome == "[TIMEOUT]"
+
+
+def test_a_stage_column_that_does_not_exist_fails_the_completion_loudly(
+    engine: Engine, workflows: CommittedWorkflows
+) -> None:
+    workflows.build(W + 4, [Step("t_score", entry=True)], [("t_score", "*", None)])
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE conversations SET saves_stage = 'score' WHERE canonical_name = 't_score'"))
+    add_postings(engine, 1, summary="s", skills="[]")
+    run = sql.start_run(engine, W + 4, "w").workflow_run_id
+    claims = sql.claim_chunk(engine, run, "w", 1)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text("UPDATE stages SET posting_column = 'no_such_column' WHERE stage_name = 'score'")
+            )
+        with pytest.raises(DBAPIError, match="stage column postings.no_such_column does not exist"):
+            sql.complete_chunk(engine, run, "w", [(claims[0], Outcome(output="50"))])
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE stages SET posting_column = 'score' WHERE stage_name = 'score'"))
+    with engine.connect() as conn:  # nothing of the chunk was stored
+        assert (
+            conn.execute(
+                text("SELECT status FROM posting_work WHERE workflow_run_id = :r"), {"r": run}
+            ).scalar()
+            == "claimed"
+        )
+
+
+def test_a_session_holding_the_previous_versions_temp_table_completes(engine: Engine, judged: int) -> None:
+    """A pooled session of an older worker may hold pg_temp.turing_chunk with other columns."""
+    claims = sql.claim_chunk(engine, judged, "w", 1)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "CREATE TEMP TABLE IF NOT EXISTS turing_chunk (posting_id bigint PRIMARY KEY, claim_token uuid)"
+            )
+        )
+        rows = conn.execute(
+            text("SELECT accepted FROM complete_chunk(:r, 'w', CAST(:results AS jsonb))"),
+            {"r": judged, "results": f'[{{"posting_id": {claims[0].posting_id}, "claim_token": "{claims[0].claim_token}", "output": "PASS"}}]'},
+        ).scalars().all()  # fmt: skip
+    assert rows == [True]

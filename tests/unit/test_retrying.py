@@ -49,3 +49,16 @@ def test_an_error_the_database_reports_is_not_retried_even_when_operational(engi
         runner.retrying(call)
     assert raised.value.orig.pgcode == "55000"  # type: ignore[union-attr]
     assert len(calls) == 1
+
+
+class RolledBack(Exception):
+    """What psycopg2 raises for a deadlock: an error with SQLSTATE 40P01."""
+
+    pgcode = "40P01"
+
+
+def test_a_transaction_rolled_back_by_a_deadlock_is_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runner, "wait_exponential", lambda **_: lambda state: 0)
+    call, calls = flaky(1, OperationalError("SELECT complete_chunk()", {}, RolledBack("deadlock detected")))
+    assert runner.retrying(call, 5) == 10
+    assert len(calls) == 2
