@@ -55,6 +55,17 @@ BEGIN
     SELECT instruction.prompt_template INTO template
       FROM public.instructions AS instruction
      WHERE instruction.conversation_id = wave AND instruction.enabled;
+    IF template IS NULL OR NOT EXISTS (SELECT 1 FROM public.conversations AS conversation
+                                         JOIN public.actors AS actor ON actor.actor_id = conversation.actor_id
+                                        WHERE conversation.conversation_id = wave) THEN
+        -- validate_workflow() refused this at the start; the definition changed during the run
+        RAISE EXCEPTION 'conversation % has no % since the run started: nothing was claimed',
+                        (SELECT c.canonical_name FROM public.conversations AS c WHERE c.conversation_id = wave),
+                        CASE WHEN template IS NULL THEN 'enabled instruction' ELSE 'actor' END
+            USING HINT = format('fix it (SELECT * FROM validate_workflow(%s) shows what is wrong), then run again',
+                                run.workflow_id),
+                  ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
     SELECT string_agg(format('posting.%I', attribute.attname), ', ' ORDER BY attribute.attnum)
       INTO columns
       FROM pg_attribute AS attribute

@@ -90,7 +90,7 @@ def upgrade() -> None:
     install(
         connection,
         "0720_function_claim_chunk_v2.sql",
-        "d24a7e7181a22d8cb369dc7d56c34bc8199850dfbc875faf36d6489170eb91a3",
+        "a216f3110571bc24a6aa7aef98b10ac415755fa09257ee306891967eab410e2d",
     )
     install(
         connection,

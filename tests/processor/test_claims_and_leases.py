@@ -179,3 +179,20 @@ def test_an_invalid_workflow_is_refused_before_anything_is_touched(
             ).scalar()
             == 0
         )
+
+
+def test_a_step_that_lost_its_actor_during_the_run_is_refused_before_anything_is_claimed(
+    engine: Engine, run_id: int
+) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE conversations SET actor_id = NULL WHERE canonical_name = 't_one'"))
+    try:
+        with pytest.raises(DBAPIError, match="conversation t_one has no actor since the run started"):
+            sql.claim_chunk(engine, run_id, "worker-a", 4)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(
+                "UPDATE conversations SET actor_id = (SELECT actor_id FROM actors WHERE actor_name = 'test_python') "
+                "WHERE canonical_name = 't_one'"
+            ))  # fmt: skip
+    assert {status for status, _, _ in work_rows(engine, run_id).values()} == {"waiting"}
