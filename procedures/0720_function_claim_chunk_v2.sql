@@ -1,9 +1,11 @@
--- claim_chunk_v2(run_id, worker, max_postings): the next chunk of the current wave, claimed in one
--- statement and returned as one JSON document (NULL when there is nothing to claim):
---   {workflow_run_id, conversation_id, conversation, claim_token, lease_expires_at, last_of_wave,
+-- claim_chunk_v2(run_id, worker, max_postings, wave_in_flight): the next chunk of the current wave,
+-- claimed in one statement and returned as one JSON document (NULL when there is nothing to claim):
+--   {workflow_run_id, conversation_id, conversation, claim_token, lease_expires_at,
 --    actor: {actor_id, actor_name, actor_type, config, timeout_seconds, max_concurrency},
 --    postings: [{posting_id, attempt, prompt, context}, ...]}
--- last_of_wave: fewer postings than asked for were free, so no other posting waits there unclaimed.
+-- wave_in_flight: the conversation of this worker's chunk whose completion is still being written.
+-- When the current wave is another conversation, nothing is claimed (NULL): the worker waits for that
+-- completion first, so that its postings join the next wave before that wave is chosen.
 -- The wave is the waiting conversation with the lowest execution order (the error handler last), so
 -- that one model serves all its postings before the next is loaded. Up to max_postings (capped at
 -- 1000) of its waiting postings are locked with SKIP LOCKED — concurrent workers never claim the same
@@ -11,7 +13,8 @@
 -- token is stale). Each posting carries its prompt, rendered by prompt_expression(), and its context:
 -- the posting's columns (all but dedup_key) with the run, conversation, attempt, visit and last outcome.
 -- Expired claims of the run are swept first. A run that is not running has nothing to claim.
-CREATE OR REPLACE FUNCTION public.claim_chunk_v2(p_run_id bigint, p_worker text, p_max_postings integer DEFAULT 500)
+CREATE OR REPLACE FUNCTION public.claim_chunk_v2(p_run_id bigint, p_worker text, p_max_postings integer DEFAULT 500,
+                                                  p_wave_in_flight integer DEFAULT NULL)
 RETURNS json
 LANGUAGE plpgsql
 VOLATILE
@@ -49,7 +52,7 @@ BEGIN
          WHERE work.workflow_run_id = p_run_id AND work.status = 'waiting'
          LIMIT 1;
     END IF;
-    IF wave IS NULL THEN
+    IF wave IS NULL OR wave IS DISTINCT FROM coalesce(p_wave_in_flight, wave) THEN
         RETURN NULL;
     END IF;
     SELECT instruction.prompt_template INTO template
@@ -92,7 +95,6 @@ BEGIN
         SELECT json_build_object(
                    'workflow_run_id', $1, 'conversation_id', conversation.conversation_id,
                    'conversation', conversation.canonical_name, 'claim_token', $4, 'lease_expires_at', $6,
-                   'last_of_wave', (SELECT count(*) FROM claimed) < $3,
                    'actor', json_build_object(
                        'actor_id', actor.actor_id, 'actor_name', actor.actor_name, 'actor_type', actor.actor_type,
                        'config', actor.config, 'timeout_seconds', actor.timeout_seconds,

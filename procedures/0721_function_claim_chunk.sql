@@ -16,6 +16,6 @@ AS $function$
            (chunk -> 'actor' ->> 'timeout_seconds')::numeric, (chunk -> 'actor' ->> 'max_concurrency')::integer,
            posting ->> 'prompt', (posting ->> 'attempt')::integer, (chunk ->> 'claim_token')::uuid,
            (chunk ->> 'lease_expires_at')::timestamptz, (posting -> 'context')::jsonb
-      FROM public.claim_chunk_v2(p_run_id, p_worker, p_max_postings) AS chunk,
+      FROM public.claim_chunk_v2(p_run_id, p_worker, p_max_postings, NULL) AS chunk,
            json_array_elements(chunk -> 'postings') AS posting;
 $function$;

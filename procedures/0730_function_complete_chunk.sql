@@ -6,7 +6,8 @@
 --      column refuses turns into '[FAILED]');
 --   2. the first branch that matches the outcome (branch_matches(), by branch_priority, then
 --      instruction_step_id) picks the next conversation; a branch into a conversation whose max_visits
---      (25 when not set, so no loop runs forever) is spent turns the outcome into '[LOOP_LIMIT]',
+--      (25 when not set, so no loop runs forever; a branch from a step into the error handler has no
+--      limit, the handler's own branches have 25) is spent turns the outcome into '[LOOP_LIMIT]',
 --      matched again; an outcome no branch matches goes to the global error handler (a missing
 --      branch, noted in the checkpoint), and a posting the error handler ends is 'failed';
 --   3. the output, the actor call and a checkpoint are stored and the posting moves on.
@@ -36,9 +37,11 @@ BEGIN
     END IF;
     DELETE FROM pg_temp.turing_completion;
     SELECT c.conversation_id INTO handler_id FROM public.conversations AS c
-     WHERE c.conversation_type = 'error_handler' AND c.enabled;
+     WHERE c.conversation_type = 'error_handler' AND c.enabled
+       FOR KEY SHARE;  -- it cannot be deleted until this commits (what a foreign key's lock did)
 
-    -- GUARD: only results that hold a live claim count; lock those postings (one statement)
+    -- GUARD: only results that hold a live claim count; lock those postings, and their actors against
+    -- deletion (one statement)
     INSERT INTO pg_temp.turing_completion
     SELECT result.posting_id, work.ctid, work.conversation_id, conversation.actor_id, stage.posting_column,
            conversation.conversation_type = 'error_handler', work.in_error_handler, work.visits,
@@ -54,8 +57,9 @@ BEGIN
         ON work.workflow_run_id = p_run_id AND work.posting_id = result.posting_id
        AND work.claim_token = result.claim_token AND work.status = 'claimed'
       JOIN public.conversations AS conversation ON conversation.conversation_id = work.conversation_id
+      JOIN public.actors AS actor ON actor.actor_id = conversation.actor_id
       LEFT JOIN public.stages AS stage ON stage.stage_name = conversation.saves_stage
-       FOR UPDATE OF work
+       FOR UPDATE OF work FOR KEY SHARE OF actor
     ON CONFLICT DO NOTHING;
 
     -- KEYS: the conversations these postings may move to cannot be deleted until this commits (what
@@ -110,8 +114,9 @@ BEGIN
         -- the branches of the chunk's conversations, each with its target's visit limit
         SELECT instruction.conversation_id, step.branch_condition, step.branch_priority,
                step.instruction_step_id, step.next_conversation_id,
-               CASE WHEN target_step.conversation_id IS NOT NULL THEN coalesce(target_step.max_visits, 25) END
-                   AS max_visits,  -- steps only: the error handler is not a step and has no limit
+               CASE WHEN target_step.conversation_id IS NOT NULL THEN coalesce(target_step.max_visits, 25)
+                    WHEN instruction.conversation_id = handler_id THEN 25  -- the handler's own loops end too
+               END AS max_visits,  -- a step's branch into the error handler has no limit
                target.canonical_name AS target_name
           FROM public.instructions AS instruction
           JOIN public.instruction_steps AS step

@@ -94,27 +94,21 @@ def start_run(
     return RunStart(*row)
 
 
-class Chunk(list[Claim]):
-    """The claims of one chunk, one per posting; `last_of_wave` when no other posting waits at its
-    conversation unclaimed (the next claim would start another wave)."""
-
-    def __init__(self, claims: list[Claim] | None = None, *, last_of_wave: bool = True):
-        super().__init__(claims or [])
-        self.last_of_wave = last_of_wave
-
-
-def claim_chunk(engine: Engine, run_id: int, worker: str, max_postings: int) -> Chunk:
-    """The next chunk of the current wave (empty when nothing is left to claim)."""
+def claim_chunk(
+    engine: Engine, run_id: int, worker: str, max_postings: int, wave_in_flight: int | None = None
+) -> list[Claim]:
+    """The next chunk of the current wave, one Claim per posting. Empty when nothing is left to claim,
+    or when the wave is not `wave_in_flight` (the conversation of a completion still being written)."""
     with engine.begin() as conn:
         chunk = conn.execute(
-            text("SELECT claim_chunk_v2(:run, :worker, :size)"),
-            {"run": run_id, "worker": worker, "size": max_postings},
+            text("SELECT claim_chunk_v2(:run, :worker, :size, :in_flight)"),
+            {"run": run_id, "worker": worker, "size": max_postings, "in_flight": wave_in_flight},
         ).scalar_one()
     if chunk is None:
-        return Chunk()
+        return []
     actor = chunk["actor"]
     token = uuid.UUID(chunk["claim_token"])
-    claims = [
+    return [
         Claim(
             posting_id=posting["posting_id"],
             conversation_id=chunk["conversation_id"],
@@ -133,7 +127,6 @@ def claim_chunk(engine: Engine, run_id: int, worker: str, max_postings: int) -> 
         )
         for posting in chunk["postings"]
     ]
-    return Chunk(claims, last_of_wave=chunk["last_of_wave"])
 
 
 def complete_chunk(

@@ -183,12 +183,16 @@ class WaveBatchProcessor:
             ) as pool:
                 futures = [pool.submit(self._work, run_id, name, writer) for name in names]
                 pending = set(futures)
-                while pending:  # wake up often: signal handlers run in this (the main) thread
-                    done, pending = concurrent.futures.wait(
-                        pending, timeout=0.2, return_when="FIRST_EXCEPTION"
-                    )
-                    if any(future.exception() is not None for future in done):
-                        self.stop()  # one worker failed for good: the others finish their chunk and stop
+                try:
+                    while pending:  # wake up often: signal handlers run in this (the main) thread
+                        done, pending = concurrent.futures.wait(
+                            pending, timeout=0.2, return_when="FIRST_EXCEPTION"
+                        )
+                        if any(future.exception() is not None for future in done):
+                            self.stop()  # one worker failed for good: the others finish their chunk and stop
+                except BaseException:  # e.g. Ctrl-C in a program with no signal handler of its own
+                    self.stop()
+                    raise
                 for future in futures:
                     future.result()
         finally:
@@ -227,27 +231,30 @@ class WaveBatchProcessor:
         Completion is written behind (when there is a `writer`): while chunk N is being stored, on
         the writer's connection, chunk N+1 is claimed and its actors run, so actors do not wait for
         checkpoints. At most one completion per worker is in flight. It is awaited before the next
-        one is handed over; before claiming after a chunk that emptied its wave, and before deciding
-        that no work is left (its postings move on to the next wave); and before the worker stops. A
-        failed completion stops the worker before it claims again; results in hand are released.
+        one is handed over, before the worker stops, and when the claim declines to start another
+        wave while it is in flight (its postings join the next wave before that wave is chosen). When
+        anything fails, the claims in hand are released before the failure is raised.
         """
         in_flight: concurrent.futures.Future[None] | None = None
-        in_hand: list[tuple[sql.Claim, Outcome]] = []
+        wave_in_flight: int | None = None
+        claims: list[sql.Claim] = []  # claimed, and neither completed nor handed to the writer yet
 
         def settle() -> None:
             """Wait for the completion in flight, if any; raise what it raised."""
-            nonlocal in_flight
+            nonlocal in_flight, wave_in_flight
             if in_flight is not None:
-                future, in_flight = in_flight, None
+                future, in_flight, wave_in_flight = in_flight, None, None
                 future.result()
 
         try:
             while not self._stop.is_set():
                 if in_flight is not None and in_flight.done():
                     settle()  # a failed completion stops the worker before it claims more
-                chunk = retrying(sql.claim_chunk, self.engine, run_id, worker, self.chunk_size)
-                if not chunk:
-                    if in_flight is not None:
+                claims = retrying(
+                    sql.claim_chunk, self.engine, run_id, worker, self.chunk_size, wave_in_flight
+                )
+                if not claims:
+                    if in_flight is not None:  # the wave may change: let the completion land first
                         settle()
                         continue
                     progress = retrying(sql.run_progress, self.engine, run_id)
@@ -255,24 +262,27 @@ class WaveBatchProcessor:
                         return
                     self._stop.wait(IDLE_SLEEP_SECONDS)  # other workers hold the rest
                     continue
-                in_hand, unfinished = self._execute(run_id, worker, chunk)
+                results, unfinished = self._execute(run_id, worker, claims)
                 if unfinished:
                     tokens = [claim.claim_token for claim in unfinished]
                     retrying(sql.release_claims, self.engine, run_id, worker, tokens)
+                claims = [claim for claim, _ in results]
                 settle()
-                if in_hand and writer is not None:
-                    in_flight = writer.submit(self._complete, run_id, worker, in_hand)
-                elif in_hand:
-                    self._complete(run_id, worker, in_hand)
-                in_hand = []
-                if chunk.last_of_wave:
-                    settle()
+                if results and writer is not None:
+                    in_flight = writer.submit(self._complete, run_id, worker, results)
+                    wave_in_flight = results[0][0].conversation_id
+                elif results:
+                    self._complete(run_id, worker, results)
+                claims = []
         except BaseException:
-            if in_hand:  # executed, but their completion will not happen: hand the claims back now
-                self._release_quietly(run_id, worker, [claim for claim, _ in in_hand])
+            if claims:  # claimed, and now never to be completed: hand them back rather than wait out leases
+                self._release_quietly(run_id, worker, claims)
+            try:
+                settle()
+            except BaseException as error:  # the first failure is the one to raise
+                log.warning("a completion also failed", run_id=run_id, error=str(error))
             raise
-        finally:
-            settle()
+        settle()
 
     def _release_quietly(self, run_id: int, worker: str, claims: list[sql.Claim]) -> None:
         """Release claims on the way out of a failure; if that fails too, their leases will expire."""
@@ -295,9 +305,8 @@ class WaveBatchProcessor:
                         note=completion.note)  # fmt: skip
         self._counters.add(len(results) - len(stale), len(stale))
         if self.on_progress:
-            self.on_progress(
-                sql.run_progress(self.engine, run_id), results[0][0].canonical_name, self._counters.steps
-            )
+            progress = retrying(sql.run_progress, self.engine, run_id)
+            self.on_progress(progress, results[0][0].canonical_name, self._counters.steps)
 
     def _execute(
         self, run_id: int, worker: str, claims: list[sql.Claim]
@@ -310,8 +319,8 @@ class WaveBatchProcessor:
             concurrency=first.max_concurrency or DEFAULT_ACTOR_CONCURRENCY,
             timeout=float(first.timeout_seconds),
             wait_interval=self.heartbeat_seconds,
-            while_waiting=lambda unfinished: sql.heartbeat(
-                self.engine, run_id, worker, [claims[i].claim_token for i in unfinished]
+            while_waiting=lambda unfinished: retrying(
+                sql.heartbeat, self.engine, run_id, worker, [claims[i].claim_token for i in unfinished]
             ),
             stop_now=self._abandon.is_set,
         )

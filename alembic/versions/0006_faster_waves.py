@@ -90,17 +90,17 @@ def upgrade() -> None:
     install(
         connection,
         "0720_function_claim_chunk_v2.sql",
-        "a216f3110571bc24a6aa7aef98b10ac415755fa09257ee306891967eab410e2d",
+        "dbcc1567cc836cf74148469a3ce68ae74f1c3af9ea993f7cd948cb22338e6ea5",
     )
     install(
         connection,
         "0721_function_claim_chunk.sql",
-        "a869ba66d80955abb0c4f73212b23ac37339cb923d56c2767ca6cb290291e4fb",
+        "298f3f9426eaf07434bc239d6120c306add4a4b760ec9cfe9bbdf8f7543bcaaf",
     )
     install(
         connection,
         "0730_function_complete_chunk.sql",
-        "e93f5fe6729d54c4c9d353c1d1a248e62df355b9da25fe45f07de6bd20e407ce",
+        "9e47ac57fb2e2a0ae5aea415d329d3630d2159af254023a73a4d226f05cc0ec2",
     )
     install(
         connection,
@@ -135,7 +135,7 @@ def downgrade() -> None:
         "0720_function_claim_chunk.sql",
         "0fcdef71030d0db0b60dc9ae26df2722096674e9b40fa83324b1ea4e6af9f026",
     )
-    execute_script(connection, "DROP FUNCTION public.claim_chunk_v2(bigint, text, integer);")
+    execute_script(connection, "DROP FUNCTION public.claim_chunk_v2(bigint, text, integer, integer);")
     install(
         connection,
         "0730_function_complete_chunk.sql",

@@ -1,6 +1,7 @@
 """Completion written behind the workers: waves keep their order, and a failed completion hands every
 claim in hand back instead of leaving it to expire."""
 
+import time
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from sqlalchemy.engine import Engine
 from workflows import CommittedWorkflows, Step, add_postings
 
 from turing_db import engine as sql
+from turing_db.actors import Outcome
 from turing_db.runner import WaveBatchProcessor
 
 W = 7301
@@ -38,14 +40,28 @@ def waves(log: Path) -> list[str]:
     return order
 
 
-def test_a_chunk_that_empties_its_wave_is_stored_before_the_next_wave_is_chosen(
-    engine: Engine, logged: Path
+@pytest.fixture
+def slow_completions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every completion takes 0.2 s longer, so the next claim surely runs while it is in flight."""
+    complete = sql.complete_chunk
+
+    def slowly(*args, **kwargs):  # type: ignore[no-untyped-def]
+        time.sleep(0.2)
+        return complete(*args, **kwargs)
+
+    monkeypatch.setattr(sql, "complete_chunk", slowly)
+
+
+@pytest.mark.parametrize("first_wave", [8, 10, 30])
+def test_the_next_wave_is_chosen_only_after_the_completion_in_flight_lands(
+    engine: Engine, logged: Path, slow_completions: None, first_wave: int
 ) -> None:
-    add_postings(engine, 8)  # enter at t_a: one chunk is the whole wave
-    add_postings(engine, 5, summary="known")  # enter at t_c, waiting from the start
+    """t_c has postings waiting from the start. Had a claim run while t_a's last chunk was still
+    being stored, it would have found t_b empty and taken t_c first (a part chunk, a whole one, several)."""
+    add_postings(engine, first_wave)  # enter at t_a
+    add_postings(engine, 5, summary="known")  # enter at t_c
     summary = WaveBatchProcessor(W, engine=engine, chunk_size=10).run()
-    assert summary.completed == 13 and summary.steps_executed == 8 * 3 + 5
-    # had t_a's chunk still been in flight, the next claim would have found t_b empty and taken t_c
+    assert summary.completed == first_wave + 5 and summary.steps_executed == first_wave * 3 + 5
     assert waves(logged) == ["t_a", "t_b", "t_c"]
 
 
@@ -75,3 +91,51 @@ def test_a_failed_completion_releases_every_claim_in_hand(
             "SELECT count(*) FROM posting_work w JOIN conversations c USING (conversation_id) WHERE c.canonical_name = 't_b'"
         )).scalar_one()  # fmt: skip
     assert at_b == 10
+
+
+def test_an_actor_that_cannot_be_built_releases_the_chunk(
+    engine: Engine, logged: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_postings(engine, 15)
+    processor = WaveBatchProcessor(W, engine=engine, chunk_size=10)
+
+    def broken(claim):  # type: ignore[no-untyped-def]
+        raise RuntimeError("no actor today")
+
+    monkeypatch.setattr(processor, "_actor", broken)
+    with pytest.raises(RuntimeError, match="no actor today"):
+        processor.run()
+    with engine.connect() as conn:
+        states = dict(conn.execute(text("SELECT status, count(*) FROM posting_work GROUP BY status")).all())
+    assert states == {"waiting": 15}
+
+
+def test_the_error_handlers_own_loop_ends(engine: Engine, workflows: CommittedWorkflows) -> None:
+    """A step's branch into the error handler has no visit limit, but the handler's branches do: a
+    handler that sends its own timeouts back to itself stops after 25 visits."""
+    workflows.build(W + 1, [Step("t_lone", entry=True)], [("t_lone", "*", None)])
+    add_postings(engine, 1)
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO instruction_steps (instruction_id, branch_condition, next_conversation_id, branch_priority) "
+            "SELECT i.instruction_id, '[TIMEOUT]', c.conversation_id, 1 FROM instructions i "
+            "JOIN conversations c USING (conversation_id) WHERE c.conversation_type = 'error_handler' AND i.enabled"
+        ))  # fmt: skip
+    try:
+        run = sql.start_run(engine, W + 1, "w").workflow_run_id
+        claims = sql.claim_chunk(engine, run, "w", 1)
+        sql.complete_chunk(engine, run, "w", [(claims[0], Outcome(sentinel="[TIMEOUT]"))])  # to the handler
+        handled = 0
+        while claims := sql.claim_chunk(engine, run, "w", 1):
+            [done] = sql.complete_chunk(engine, run, "w", [(claims[0], Outcome(sentinel="[TIMEOUT]"))])
+            handled += 1
+            assert handled < 100, "the error handler loops forever"
+        assert (handled, done.state) == (25, "failed")
+        assert done.note is not None and "error_handler reached max_visits 25" in done.note
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(
+                "DELETE FROM instruction_steps s USING instructions i, conversations c "
+                "WHERE s.instruction_id = i.instruction_id AND c.conversation_id = i.conversation_id "
+                "AND c.conversation_type = 'error_handler' AND s.branch_condition = '[TIMEOUT]'"
+            ))  # fmt: skip
