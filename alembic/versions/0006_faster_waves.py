@@ -31,6 +31,8 @@ ALTER TABLE posting_state_checkpoints
     DROP CONSTRAINT posting_state_checkpoints_workflow_run_id_fkey,
     DROP CONSTRAINT posting_state_checkpoints_posting_id_fkey;
 ALTER TABLE actor_calls DROP CONSTRAINT actor_calls_actor_id_fkey;
+-- complete_chunk() now chooses the branches of a whole chunk in one pass; the per-posting form is unused
+DROP FUNCTION public.first_matching_branch(integer, text, text);
 """
 
 GUARD_TRIGGERS = """
@@ -100,7 +102,7 @@ def upgrade() -> None:
     install(
         connection,
         "0730_function_complete_chunk.sql",
-        "9e47ac57fb2e2a0ae5aea415d329d3630d2159af254023a73a4d226f05cc0ec2",
+        "3b285215109b9750faeefbceb203161a62cdb88b46bb2a713fe79dd4211256a1",
     )
     install(
         connection,
@@ -120,6 +122,11 @@ def downgrade() -> None:
     connection = op.get_bind()
     execute_script(connection, DOWNGRADE)
     # the versions migration 0005 installed; claim_chunk is restored before the function it wraps goes
+    install(
+        connection,
+        "0620_function_first_matching_branch.sql",
+        "17cb78b8ff6895b73dfe66266fa00a76aaeefec3084927c165b4353e5593238b",
+    )
     install(
         connection,
         "0600_function_render_prompts.sql",
