@@ -5,11 +5,12 @@
 --   1. a conversation that saves a stage writes its output to the posting's column (an output the
 --      column refuses turns into '[FAILED]');
 --   2. the first branch that matches the outcome (branch_matches(), by branch_priority, then
---      instruction_step_id; this function is the one place that chooses) picks the next conversation; a branch into a conversation whose max_visits
---      (25 when not set, so no loop runs forever; a branch from a step into the error handler has no
---      limit, the handler's own branches have 25) is spent turns the outcome into '[LOOP_LIMIT]',
---      matched again; an outcome no branch matches goes to the global error handler (a missing
---      branch, noted in the checkpoint), and a posting the error handler ends is 'failed';
+--      instruction_step_id; this function is the one place that chooses) picks the next
+--      conversation; a branch into a conversation whose max_visits is spent (25 when not set, so no
+--      loop runs forever; a step's branch into the error handler has no limit, the handler's own
+--      branches have 25) turns the outcome into '[LOOP_LIMIT]', matched again; an outcome no branch
+--      matches goes to the global error handler (a missing branch, noted in the checkpoint), and a
+--      posting the error handler ends is 'failed';
 --   3. the output, the actor call and a checkpoint are stored and the posting moves on.
 -- A result whose claim token is stale (the lease expired and the posting was reclaimed, or it was
 -- already completed) changes nothing and is returned with accepted = false.
