@@ -39,11 +39,11 @@ GUARD_TRIGGERS = """
 CREATE TRIGGER actors_guard_deletes AFTER DELETE ON actors
     REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION guard_work_references();
 CREATE TRIGGER actors_guard_updates AFTER UPDATE ON actors
-    REFERENCING OLD TABLE AS gone NEW TABLE AS kept FOR EACH STATEMENT EXECUTE FUNCTION guard_work_references();
+    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION guard_work_references();
 CREATE TRIGGER conversations_guard_deletes AFTER DELETE ON conversations
     REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION guard_work_references();
 CREATE TRIGGER conversations_guard_updates AFTER UPDATE ON conversations
-    REFERENCING OLD TABLE AS gone NEW TABLE AS kept FOR EACH STATEMENT EXECUTE FUNCTION guard_work_references();
+    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION guard_work_references();
 """
 
 DOWNGRADE = """
@@ -102,7 +102,7 @@ def upgrade() -> None:
     install(
         connection,
         "0730_function_complete_chunk.sql",
-        "3b285215109b9750faeefbceb203161a62cdb88b46bb2a713fe79dd4211256a1",
+        "8f5e16a4632dd94f608f51f3f0cedfb0423d44fff80c5313dbc2537e267ca988",
     )
     install(
         connection,
@@ -112,7 +112,7 @@ def upgrade() -> None:
     install(
         connection,
         "0795_function_guard_work_references.sql",
-        "6e8d697dd2643d6c1b05ead81f3628cbf1cb57c970c5e9e4b650c525ebc7c192",
+        "7ec33b478c542d98c6a4c2d818a229494c20d8fd505e64599514dcbe6d5dba94",
     )
     # INSTALL-END
     execute_script(connection, GUARD_TRIGGERS)
