@@ -268,12 +268,12 @@ class WaveBatchProcessor:
                     retrying(sql.release_claims, self.engine, run_id, worker, tokens)
                 claims = [claim for claim, _ in results]
                 settle()
+                claims = []  # handed over: a completion that fails hands its own claims back
                 if results and writer is not None:
                     in_flight = writer.submit(self._complete, run_id, worker, results)
                     wave_in_flight = results[0][0].conversation_id
                 elif results:
                     self._complete(run_id, worker, results)
-                claims = []
         except BaseException:
             if claims:  # claimed, and now never to be completed: hand them back rather than wait out leases
                 self._release_quietly(run_id, worker, claims)
