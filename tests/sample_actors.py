@@ -39,3 +39,10 @@ def sleepy(prompt: str, context: dict[str, Any]) -> str:
 
 def grade_fail(prompt: str, context: dict[str, Any]) -> str:
     return "FAIL"
+
+
+def slow_when_odd(prompt: str, context: dict[str, Any]) -> str:
+    """Instant for even posting ids, 3 s for odd ones: a chunk that is half finished for a while."""
+    if int(context["posting_id"]) % 2:
+        time.sleep(3)
+    return "done"

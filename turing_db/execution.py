@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from turing_db.actors import TIMEOUT, Actor, Outcome, Task
 
 GRACE_SECONDS = 1.0  # an actor's own timeout (a shell kill, an HTTP timeout) fires first
+STOP_POLL_SECONDS = 0.2  # how soon `stop_now()` is noticed while tasks run
 
 
 def execute_chunk(
@@ -83,7 +84,8 @@ def execute_chunk(
                     changed.acquire()
                 next_wait_call = time.monotonic() + wait_interval
             soonest = min((since + deadline for since in started.values()), default=now + wait_interval)
-            changed.wait(timeout=max(0.01, min(soonest, next_wait_call) - time.monotonic()))
+            wake = min(soonest, next_wait_call, time.monotonic() + STOP_POLL_SECONDS)
+            changed.wait(timeout=max(0.01, wake - time.monotonic()))
     if stop_now():
         while True:  # tasks never started stay unfinished; their claims are released
             try:

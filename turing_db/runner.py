@@ -263,11 +263,15 @@ class WaveBatchProcessor:
                     self._stop.wait(IDLE_SLEEP_SECONDS)  # other workers hold the rest
                     continue
                 results, unfinished = self._execute(run_id, worker, claims)
-                if unfinished:
-                    tokens = [claim.claim_token for claim in unfinished]
-                    retrying(sql.release_claims, self.engine, run_id, worker, tokens)
-                claims = [claim for claim, _ in results]
                 settle()
+                if unfinished:  # abandoned: store what finished, then hand back the rest of the chunk
+                    if results:
+                        self._complete(run_id, worker, results)
+                    # the chunk shares one claim token: only its unfinished postings are still claimed now
+                    tokens = [claim.claim_token for claim in unfinished]
+                    claims = []
+                    retrying(sql.release_claims, self.engine, run_id, worker, tokens)
+                    continue
                 claims = []  # handed over: a completion that fails hands its own claims back
                 if results and writer is not None:
                     in_flight = writer.submit(self._complete, run_id, worker, results)

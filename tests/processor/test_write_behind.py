@@ -1,6 +1,7 @@
 """Completion written behind the workers: waves keep their order, and a failed completion hands every
 claim in hand back instead of leaving it to expire."""
 
+import threading
 import time
 from pathlib import Path
 
@@ -139,3 +140,20 @@ def test_the_error_handlers_own_loop_ends(engine: Engine, workflows: CommittedWo
                 "WHERE s.instruction_id = i.instruction_id AND c.conversation_id = i.conversation_id "
                 "AND c.conversation_type = 'error_handler' AND s.branch_condition = '[TIMEOUT]'"
             ))  # fmt: skip
+
+
+def test_abandoning_a_chunk_keeps_what_finished_and_hands_back_the_rest(
+    engine: Engine, workflows: CommittedWorkflows
+) -> None:
+    """A second stop signal releases the unfinished claims; the chunk shares one claim token, so the
+    finished results must be stored first or they would be released with the rest and refused as stale."""
+    workflows.build(W + 2, [Step("t_half", entry=True)], [("t_half", "*", None)])
+    workflows.set_actor("test_python", "python", {"callable": "sample_actors:slow_when_odd"})
+    add_postings(engine, 4)
+    processor = WaveBatchProcessor(W + 2, engine=engine, chunk_size=4)
+    threading.Timer(1.0, processor.stop, kwargs={"abandon": True}).start()
+    summary = processor.run()
+    assert (summary.steps_executed, summary.stale_results, summary.completed) == (2, 0, 2)
+    with engine.connect() as conn:
+        states = dict(conn.execute(text("SELECT status, count(*) FROM posting_work GROUP BY status")).all())
+    assert states == {"done": 2, "waiting": 2}
