@@ -1,6 +1,7 @@
 -- start_run(workflow_id, worker, join, resume_run_id, posting_limit): open (or resume, or join) the
 -- run of a workflow and route its pending postings to their entry points.
---   * An invalid workflow is refused with validate_workflow()'s errors; nothing is touched.
+--   * An invalid workflow is refused with validate_workflow()'s errors; nothing is touched. (A worker
+--     joining a run that has live workers skips the check: that run's start made it.)
 --   * At most one run per workflow is 'running'. While it has live workers (a heartbeat within the
 --     lease), a second start is refused unless it joins as another worker. Without live workers it is
 --     resumed: its checkpoints say what is done, and only what is not is claimed again.
@@ -29,18 +30,6 @@ DECLARE
     routed      integer := 0;
     in_run      integer;
 BEGIN
-    -- GUARD: only a valid workflow runs
-    SELECT string_agg(format('%s [%s]: %s', finding.check_name, coalesce(finding.conversation, '-'),
-                             finding.message), E'\n')
-      INTO errors
-      FROM public.validate_workflow(p_workflow_id) AS finding
-     WHERE finding.severity = 'error';
-    IF errors IS NOT NULL THEN
-        RAISE EXCEPTION 'workflow % is invalid: nothing was run', p_workflow_id
-            USING DETAIL = errors, HINT = format('SELECT * FROM validate_workflow(%s) lists the findings', p_workflow_id),
-                  ERRCODE = 'check_violation';
-    END IF;
-
     -- LOCK: one start at a time per workflow
     PERFORM pg_advisory_xact_lock(hashtext('turing.start_run'), p_workflow_id);
 
@@ -63,17 +52,8 @@ BEGIN
          WHERE r.workflow_id = p_workflow_id AND r.status = 'running' FOR UPDATE;
     END IF;
 
-    IF p_resume_run_id IS NOT NULL THEN
-        -- TAKE OVER: the user says the run's workers are gone
-        UPDATE public.run_workers AS worker SET stopped_at = now()
-         WHERE worker.workflow_run_id = run.workflow_run_id AND worker.stopped_at IS NULL
-           AND worker.worker_id <> p_worker;
-        UPDATE public.posting_work AS work SET lease_expires_at = now() - interval '1 second'
-         WHERE work.workflow_run_id = run.workflow_run_id AND work.status = 'claimed';
-        PERFORM public.sweep_expired_claims(run.workflow_run_id);
-    END IF;
-
-    IF run.workflow_run_id IS NOT NULL THEN
+    -- LIVE workers of the run: a second start is refused unless it joins (a takeover stops them)
+    IF run.workflow_run_id IS NOT NULL AND p_resume_run_id IS NULL THEN
         SELECT count(*), now() - max(worker.heartbeat_at) INTO live, last_beat
           FROM public.run_workers AS worker
          WHERE worker.workflow_run_id = run.workflow_run_id
@@ -87,6 +67,33 @@ BEGIN
                                     'take the run over with --resume %s', run.workflow_run_id),
                       ERRCODE = 'lock_not_available';
         END IF;
+    END IF;
+
+    -- GUARD: only a valid workflow runs (a worker joining a live run skips it: the run's start checked)
+    IF live = 0 THEN
+        SELECT string_agg(format('%s [%s]: %s', finding.check_name, coalesce(finding.conversation, '-'),
+                                 finding.message), E'\n')
+          INTO errors
+          FROM public.validate_workflow(p_workflow_id) AS finding
+         WHERE finding.severity = 'error';
+        IF errors IS NOT NULL THEN
+            RAISE EXCEPTION 'workflow % is invalid: nothing was run', p_workflow_id
+                USING DETAIL = errors, HINT = format('SELECT * FROM validate_workflow(%s) lists the findings', p_workflow_id),
+                      ERRCODE = 'check_violation';
+        END IF;
+    END IF;
+
+    IF p_resume_run_id IS NOT NULL THEN
+        -- TAKE OVER: the user says the run's workers are gone
+        UPDATE public.run_workers AS worker SET stopped_at = now()
+         WHERE worker.workflow_run_id = run.workflow_run_id AND worker.stopped_at IS NULL
+           AND worker.worker_id <> p_worker;
+        UPDATE public.posting_work AS work SET lease_expires_at = now() - interval '1 second'
+         WHERE work.workflow_run_id = run.workflow_run_id AND work.status = 'claimed';
+        PERFORM public.sweep_expired_claims(run.workflow_run_id);
+    END IF;
+
+    IF run.workflow_run_id IS NOT NULL THEN
         was_resumed := live = 0;
         UPDATE public.workflow_runs AS r
            SET status = 'running', finished_at = NULL, heartbeat_at = now()
@@ -103,9 +110,10 @@ BEGIN
     ON CONFLICT ON CONSTRAINT run_workers_pkey
     DO UPDATE SET heartbeat_at = now(), stopped_at = NULL;
 
+    SELECT count(*) INTO in_run FROM public.posting_work AS work WHERE work.workflow_run_id = run.workflow_run_id;
+
     -- ROUTE pending postings that are not in the run yet (a joining worker routes nothing)
     IF NOT (p_join AND live > 0) THEN
-        SELECT count(*) INTO in_run FROM public.posting_work AS work WHERE work.workflow_run_id = run.workflow_run_id;
         WITH candidate AS (
             SELECT route.posting_id, route.entry_conversation_id
               FROM public.posting_entry_points(p_workflow_id) AS route
@@ -140,6 +148,7 @@ BEGIN
             SELECT run.workflow_run_id, added.posting_id, NULL, 'routed', added.conversation_id FROM added
         )
         SELECT count(*) INTO routed FROM added;
+        in_run := in_run + routed;
         UPDATE public.workflow_runs AS r SET postings_routed = r.postings_routed + routed
          WHERE r.workflow_run_id = run.workflow_run_id;
         IF routed > 0 THEN
@@ -147,7 +156,6 @@ BEGIN
         END IF;
     END IF;
 
-    SELECT count(*) INTO in_run FROM public.posting_work AS work WHERE work.workflow_run_id = run.workflow_run_id;
     RETURN QUERY SELECT run.workflow_run_id, was_resumed, routed, in_run;
 END;
 $function$;

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from turing_db import engine as sql
@@ -34,6 +34,7 @@ DEFAULT_ACTOR_CONCURRENCY = 8
 HEARTBEAT_SECONDS = 30.0
 IDLE_SLEEP_SECONDS = 0.2
 RETRY_ATTEMPTS = 6
+CHECK_VIOLATION = "23514"  # the SQLSTATE start_run() refuses an invalid workflow with
 T = TypeVar("T")
 
 
@@ -160,12 +161,16 @@ class WaveBatchProcessor:
     def run(self, limit: int | None = None) -> RunSummary:
         """Validate, start (or resume, or join) the run, work until nothing is left, and summarise."""
         started = time.perf_counter()
-        validation.require_valid(self.engine, self.workflow_id)
         names = [f"{socket.gethostname()}:{os.getpid()}:{index}" for index in range(self.workers)]
-        start = sql.start_run(
-            self.engine, self.workflow_id, names[0], join=self.join, resume_run_id=self.resume_run_id,
-            posting_limit=limit,
-        )  # fmt: skip
+        try:  # start_run() validates the workflow itself (its other workers join without validating again)
+            start = sql.start_run(
+                self.engine, self.workflow_id, names[0], join=self.join, resume_run_id=self.resume_run_id,
+                posting_limit=limit,
+            )  # fmt: skip
+        except DBAPIError as error:
+            if getattr(error.orig, "pgcode", None) == CHECK_VIOLATION:  # refused as invalid: every finding
+                validation.require_valid(self.engine, self.workflow_id)
+            raise
         run_id = start.workflow_run_id
         for name in names[1:]:
             sql.start_run(self.engine, self.workflow_id, name, join=True)

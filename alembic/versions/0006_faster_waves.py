@@ -87,7 +87,7 @@ def upgrade() -> None:
     install(
         connection,
         "0700_function_start_run.sql",
-        "54bc075a40110227e5d7ee3596d7364dcf40e2db68b0f774fcad00edfee5764a",
+        "9989fec553757b9dfe1252a0d709580ddfaaea4646bd26774c60c0176de1125d",
     )
     install(
         connection,
