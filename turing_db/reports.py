@@ -26,21 +26,28 @@ class Check:
 
 
 def posting_counts(engine: Engine) -> dict[str, int]:
+    """Postings in all, complete (every stage column filled, as `stages` lists them), quarantined,
+    disabled, and pending (enabled, not quarantined, a stage missing: what a run would route)."""
     with engine.connect() as conn:
         row = conn.execute(
             text(
                 """
                 SELECT count(*),
-                       count(*) FILTER (WHERE summary IS NOT NULL AND skills IS NOT NULL AND score IS NOT NULL),
-                       count(*) FILTER (WHERE quarantined_at IS NOT NULL),
-                       count(*) FILTER (WHERE NOT enabled)
-                  FROM postings
+                       count(*) FILTER (WHERE NOT stage.missing),
+                       count(*) FILTER (WHERE posting.quarantined_at IS NOT NULL),
+                       count(*) FILTER (WHERE NOT posting.enabled),
+                       count(*) FILTER (WHERE stage.missing AND posting.enabled AND posting.quarantined_at IS NULL)
+                  FROM postings AS posting
+                 CROSS JOIN LATERAL (
+                       SELECT EXISTS (SELECT 1 FROM stages
+                                       WHERE to_jsonb(posting) ->> stages.posting_column IS NULL) AS missing
+                       ) AS stage
                 """
             )
         ).one()
-    total, complete, quarantined, disabled = (int(value) for value in row)
+    total, complete, quarantined, disabled, pending = (int(value) for value in row)
     return {"total": total, "complete": complete, "quarantined": quarantined, "disabled": disabled,
-            "pending": total - complete - quarantined - disabled}  # fmt: skip
+            "pending": pending}  # fmt: skip
 
 
 def latest_runs(engine: Engine, limit: int = 10) -> list[tuple[Any, ...]]:
