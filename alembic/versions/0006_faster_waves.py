@@ -76,6 +76,11 @@ def upgrade() -> None:
     # INSTALL-BEGIN
     install(
         connection,
+        "0312_function_workflow_stage_entries.sql",
+        "4bb4654e1de89c235fde787c0b404b6ea5e02db3c239dbec008eab41c4655ed6",
+    )
+    install(
+        connection,
         "0590_function_prompt_expression.sql",
         "c31cddaf6ccd4b871fadf553be7428df6a5db1c06bcc4f321a637e15475148b8",
     )
@@ -121,7 +126,13 @@ def upgrade() -> None:
 def downgrade() -> None:
     connection = op.get_bind()
     execute_script(connection, DOWNGRADE)
-    # the versions migration 0005 installed; claim_chunk is restored before the function it wraps goes
+    # the versions migrations 0004 and 0005 installed
+    # (claim_chunk is restored before claim_chunk_v2, which it wraps, is dropped)
+    install(
+        connection,
+        "0150_function_workflow_stage_entries.sql",
+        "267e7a06058a3acddb177625fe5338944497f3bcd22542c7e133df2a61af1f42",
+    )
     install(
         connection,
         "0620_function_first_matching_branch.sql",
