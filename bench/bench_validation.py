@@ -15,13 +15,14 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from bench.results import Result
+from turing_db import validation
 
 WORKFLOW_ID = 9001
 STEPS = 2000
 REPEATS = 7
 
 BUILD = """
-INSERT INTO actors (actor_name, actor_type, config) VALUES ('bench_actor', 'python', '{"callable": "bench.actors:echo"}');
+INSERT INTO actors (actor_name, actor_type, config) VALUES ('bench_actor', 'python', '{"callable": "bench.actors:instant"}');
 INSERT INTO workflows (workflow_id, workflow_name) VALUES (:workflow_id, 'validation benchmark');
 INSERT INTO conversations (conversation_name, canonical_name, actor_id)
 SELECT format('Step %s', i), format('bench_step_%s', i), (SELECT actor_id FROM actors WHERE actor_name = 'bench_actor')
@@ -65,10 +66,9 @@ def time_validation(conn: Connection, workflow_id: int) -> tuple[list[float], li
     findings: list[tuple[str, str]] = []
     for _ in range(REPEATS):
         started = time.perf_counter()
-        findings = [tuple(row) for row in conn.execute(
-            text("SELECT severity, check_name FROM validate_workflow(:id)"), {"id": workflow_id}
-        )]  # fmt: skip
+        report = validation.validate(conn, workflow_id)
         timings.append((time.perf_counter() - started) * 1000)
+        findings = [(finding.severity, finding.check_name) for finding in report.findings]
     return timings, findings
 
 

@@ -16,13 +16,15 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import create_engine
+from sqlalchemy import make_url
 from sqlalchemy.engine import Engine
 
 from bench import bench_engine, bench_validation
 from bench.results import RESULTS_FILE, Result, write
 from turing_db import migrations
 from turing_db.cluster import EmbeddedCluster, running_as_root
+from turing_db.db import make_engine
+from turing_db.settings import Settings
 
 BENCHMARKS = [bench_validation, bench_engine]
 
@@ -34,8 +36,7 @@ def scratch_database() -> Iterator[Engine]:
     cluster = EmbeddedCluster(parent / "cluster")
     try:
         print(cluster.ensure_running(), flush=True)
-        engine = create_engine(cluster.url(), pool_size=10, max_overflow=0, pool_pre_ping=True,
-                               connect_args={"application_name": "turing_db"})  # fmt: skip
+        engine = make_engine(Settings(url=make_url(cluster.url()), embedded=True))  # the pool every run uses
         migrations.upgrade(engine)
         yield engine
         engine.dispose()
