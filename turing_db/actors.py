@@ -81,7 +81,6 @@ class PythonActor:
 
     def __init__(self, name: str, config: dict[str, Any], timeout: float):
         self.name = name
-        self.timeout = timeout
         target = str(config.get("callable", ""))
         module_name, _, function_name = target.partition(":")
         try:

@@ -22,7 +22,7 @@ from turing_db import cluster, migrations, postings, procedures, reports, valida
 from turing_db.db import DatabaseUnavailable, check_connection, get_engine
 from turing_db.display import console, print_findings, print_summary, run_display
 from turing_db.logs import configure_logging
-from turing_db.runner import WaveBatchProcessor
+from turing_db.runner import DEFAULT_CHUNK_SIZE, WaveBatchProcessor
 from turing_db.settings import ConfigurationError, Settings, load_settings
 
 USER_ERRORS = (
@@ -100,7 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workflow", type=int, required=True)
     run.add_argument("--limit", type=int, default=None, help="at most this many postings in the run")
     run.add_argument("--workers", type=int, default=1, help="cooperating workers in this process")
-    run.add_argument("--chunk-size", type=int, default=200, help="postings claimed per chunk (at most 1000)")
+    run.add_argument(
+        "--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE, help="postings claimed per chunk (at most 1000)"
+    )
     run.add_argument("--join", action="store_true", help="join the workflow's active run as more workers")
     run.add_argument("--resume", type=int, metavar="RUN_ID", help="take over a run whose workers are gone")
 
