@@ -52,9 +52,8 @@ AS $function$
                   rendered.token, rendered.name)
       FROM rendered
      WHERE rendered.kind = 'column'
-       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute AS attribute
-                        WHERE attribute.attrelid = 'public.postings'::regclass AND attribute.attnum > 0
-                          AND NOT attribute.attisdropped AND attribute.attname = rendered.name)
+       AND NOT EXISTS (SELECT 1 FROM public.posting_columns() AS posting_column
+                        WHERE posting_column.column_name = rendered.name)
     UNION ALL
     SELECT 'error', 'unknown_placeholder', rendered.canonical_name,
            format('the template of the global error handler %s uses %s: it serves every workflow, so it '

@@ -20,9 +20,7 @@ BEGIN
         expression := expression || ' || ' || CASE
             WHEN token.kind = 'literal' THEN quote_literal(left(token.token, 1))
             WHEN token.kind = 'column' AND EXISTS (
-                     SELECT 1 FROM pg_attribute AS attribute
-                      WHERE attribute.attrelid = 'public.postings'::regclass AND attribute.attnum > 0
-                        AND NOT attribute.attisdropped AND attribute.attname = token.name)
+                     SELECT 1 FROM public.posting_columns() AS posting_column WHERE posting_column.column_name = token.name)
                 THEN format('coalesce(posting.%I::text, %L)', token.name, '')
             WHEN token.kind = 'output'
                 THEN format('coalesce((SELECT output.output FROM public.conversation_outputs AS output '

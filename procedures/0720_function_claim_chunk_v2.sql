@@ -69,11 +69,10 @@ BEGIN
                                 run.workflow_id),
                   ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
-    SELECT string_agg(format('posting.%I', attribute.attname), ', ' ORDER BY attribute.attnum)
+    SELECT string_agg(format('posting.%I', posting_column.column_name), ', ' ORDER BY posting_column.column_position)
       INTO columns
-      FROM pg_attribute AS attribute
-     WHERE attribute.attrelid = 'public.postings'::regclass AND attribute.attnum > 0
-       AND NOT attribute.attisdropped AND attribute.attname <> 'dedup_key';
+      FROM public.posting_columns() AS posting_column
+     WHERE posting_column.column_name <> 'dedup_key';
 
     -- CLAIM: lock, lease and render in one statement. The locked rows are updated by their row
     -- address (a TID scan): a join on the key let the planner scan the whole work table instead.

@@ -76,11 +76,10 @@ BEGIN
 
     -- SAVE stages: each column in one statement; when the column refuses a value, again one posting
     -- at a time, so that only the bad values fail
-    FOR saving IN SELECT DISTINCT chunk.saves_column, format_type(attribute.atttypid, NULL) AS column_type
+    FOR saving IN SELECT DISTINCT chunk.saves_column, posting_column.column_type
                    FROM pg_temp.turing_completion AS chunk
-                   LEFT JOIN pg_attribute AS attribute
-                     ON attribute.attrelid = 'public.postings'::regclass AND attribute.attname = chunk.saves_column
-                        AND attribute.attnum > 0 AND NOT attribute.attisdropped
+                   LEFT JOIN public.posting_columns() AS posting_column
+                     ON posting_column.column_name = chunk.saves_column
                   WHERE chunk.sentinel IS NULL AND chunk.saves_column IS NOT NULL LOOP
         IF saving.column_type IS NULL THEN
             RAISE EXCEPTION 'stage column postings.% does not exist: nothing was completed', saving.saves_column

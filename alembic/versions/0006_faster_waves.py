@@ -76,13 +76,23 @@ def upgrade() -> None:
     # INSTALL-BEGIN
     install(
         connection,
+        "0015_function_posting_columns.sql",
+        "5c2f917a0d68444a9e85c0b4c2da031e02ddb460c214e2cb8953c3fb7b7423fb",
+    )
+    install(
+        connection,
+        "0430_function_workflow_check_placeholders.sql",
+        "c35b4c49834a1f4ee9060db2c27fdfb02fa63481c6b34622d47617d7c4339215",
+    )
+    install(
+        connection,
         "0312_function_workflow_stage_entries.sql",
         "4bb4654e1de89c235fde787c0b404b6ea5e02db3c239dbec008eab41c4655ed6",
     )
     install(
         connection,
         "0590_function_prompt_expression.sql",
-        "c31cddaf6ccd4b871fadf553be7428df6a5db1c06bcc4f321a637e15475148b8",
+        "ec3573ef2d3b05df1f7ba5b976f8acdb99801bcf2f75a0de707276fa6b29e31a",
     )
     install(
         connection,
@@ -97,7 +107,7 @@ def upgrade() -> None:
     install(
         connection,
         "0720_function_claim_chunk_v2.sql",
-        "dbcc1567cc836cf74148469a3ce68ae74f1c3af9ea993f7cd948cb22338e6ea5",
+        "b1032990dbc6d8e835682911e32eccd3dc3e8b61935be2a74d4e37bce64e7ebc",
     )
     install(
         connection,
@@ -107,7 +117,7 @@ def upgrade() -> None:
     install(
         connection,
         "0730_function_complete_chunk.sql",
-        "8f5e16a4632dd94f608f51f3f0cedfb0423d44fff80c5313dbc2537e267ca988",
+        "11cf6128af54b16249dc8bc0be3b3ebcce48d33a84e13c839bcdcd6b2d4a1d79",
     )
     install(
         connection,
@@ -132,6 +142,11 @@ def downgrade() -> None:
         connection,
         "0150_function_workflow_stage_entries.sql",
         "267e7a06058a3acddb177625fe5338944497f3bcd22542c7e133df2a61af1f42",
+    )
+    install(
+        connection,
+        "0430_function_workflow_check_placeholders.sql",
+        "90e765054e3172c787d212841e17f3f7a2ec20b34c643de61c7bb64dc2261466",
     )
     install(
         connection,
@@ -164,3 +179,4 @@ def downgrade() -> None:
         "0790_function_delete_log_rows.sql",
         "d2e09a21a43dbdc92993aeebde6e8e18929ea5f108ba53487c5bdf368b5b606c",
     )
+    execute_script(connection, "DROP FUNCTION public.posting_columns();")
