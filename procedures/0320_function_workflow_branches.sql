@@ -1,5 +1,5 @@
 -- workflow_branches(workflow_id): every enabled branch of the workflow's steps, in the order they are
--- tried (branch_priority, then instruction_step_id), with where it leads: 'end' (NULL target),
+-- tried (lowest branch_priority first, then lowest instruction_step_id), with where it leads: 'end' (NULL target),
 -- 'step' (a step of this workflow), 'error_handler' (the global handler) or 'invalid' (anything else).
 -- Inlined into its callers (no SET clause, which would prevent inlining); every name is qualified.
 CREATE OR REPLACE FUNCTION public.workflow_branches(p_workflow_id integer)

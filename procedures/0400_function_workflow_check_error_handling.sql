@@ -1,6 +1,6 @@
--- Check: an error outcome always has somewhere to go. The engine's sentinels are [ERROR] (the actor
--- raised or exited non-zero), [TIMEOUT], [FAILED] (unusable output), and for HTTP actors
--- [CIRCUIT_OPEN]. Without the enabled global error handler, each step needs a branch for each.
+-- Check: an error outcome always has somewhere to go. Without the enabled global error handler, each
+-- step needs a branch for every sentinel its actor can produce (engine_sentinels(): [ERROR],
+-- [TIMEOUT] and [FAILED] for every actor, [CIRCUIT_OPEN] for the HTTP actors).
 CREATE OR REPLACE FUNCTION public.workflow_check_error_handling(p_workflow_id integer)
 RETURNS TABLE (severity text, check_name text, conversation text, message text)
 LANGUAGE sql
@@ -14,15 +14,14 @@ AS $function$
            AND EXISTS (SELECT 1 FROM public.instructions AS i WHERE i.conversation_id = c.conversation_id AND i.enabled)
     ), unhandled AS (
         SELECT step.canonical_name,
-               array_agg(sentinel ORDER BY sentinel) AS sentinels
+               array_agg(outcome.sentinel ORDER BY outcome.sentinel) AS sentinels
           FROM public.workflow_steps(p_workflow_id) AS step
           JOIN public.actors AS actor ON actor.actor_id = step.actor_id
-         CROSS JOIN LATERAL unnest(CASE WHEN actor.actor_type IN ('ollama', 'openai')
-                                        THEN ARRAY['[ERROR]', '[TIMEOUT]', '[FAILED]', '[CIRCUIT_OPEN]']
-                                        ELSE ARRAY['[ERROR]', '[TIMEOUT]', '[FAILED]'] END) AS sentinel
+          JOIN public.engine_sentinels() AS outcome
+            ON outcome.actor_types IS NULL OR actor.actor_type = ANY (outcome.actor_types)
          WHERE NOT EXISTS (SELECT 1 FROM public.workflow_branches(p_workflow_id) AS branch
                             WHERE branch.conversation_id = step.conversation_id
-                              AND branch.branch_condition = sentinel)
+                              AND branch.branch_condition = outcome.sentinel)
          GROUP BY step.canonical_name
     )
     SELECT 'error', 'error_unhandled', unhandled.canonical_name,

@@ -1,7 +1,7 @@
 -- branch_matches(condition, output, sentinel): does a branch condition match an outcome?
--- A sentinel condition ('[ERROR]', '[TIMEOUT]', '[FAILED]', '[CIRCUIT_OPEN]', '[LOOP_LIMIT]') matches
--- only that engine outcome; '*' matches any output; any other condition matches an output that
--- contains it (case-sensitive). An error outcome (sentinel not NULL) is matched by sentinels only.
+-- A condition in brackets names an engine outcome (engine_sentinels() lists them) and matches only
+-- that outcome; '*' matches any output; any other condition matches an output that contains it
+-- (case-sensitive). An error outcome (sentinel not NULL) is matched by sentinels only.
 -- Inlined into its callers (no SET clause, which would prevent inlining); every name is qualified.
 CREATE OR REPLACE FUNCTION public.branch_matches(p_condition text, p_output text, p_sentinel text)
 RETURNS boolean

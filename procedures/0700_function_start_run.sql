@@ -1,7 +1,9 @@
 -- start_run(workflow_id, worker, join, resume_run_id, posting_limit): open (or resume, or join) the
 -- run of a workflow and route its pending postings to their entry points.
---   * An invalid workflow is refused with validate_workflow()'s errors; nothing is touched. (A worker
---     joining a run that has live workers skips the check: that run's start made it.)
+--   * An invalid workflow is refused, and nothing is touched: SQLSTATE TD001 (workflow_invalid), with
+--     validate_workflow()'s findings (errors and warnings) as a JSON array in the error's DETAIL, so
+--     the caller shows them without validating again. (A worker joining a run that has live workers
+--     skips the check: that run's start made it.)
 --   * At most one run per workflow is 'running'. While it has live workers (a heartbeat within the
 --     lease), a second start is refused unless it joins as another worker. Without live workers it is
 --     resumed: its checkpoints say what is done, and only what is not is claimed again.
@@ -22,7 +24,8 @@ VOLATILE
 SET search_path = pg_catalog, public, pg_temp
 AS $function$
 DECLARE
-    errors      text;
+    findings    json;
+    errors      integer;
     run         public.workflow_runs;
     live        integer := 0;
     last_beat   interval;
@@ -71,15 +74,19 @@ BEGIN
 
     -- GUARD: only a valid workflow runs (a worker joining a live run skips it: the run's start checked)
     IF live = 0 THEN
-        SELECT string_agg(format('%s [%s]: %s', finding.check_name, coalesce(finding.conversation, '-'),
-                                 finding.message), E'\n')
-          INTO errors
-          FROM public.validate_workflow(p_workflow_id) AS finding
-         WHERE finding.severity = 'error';
-        IF errors IS NOT NULL THEN
-            RAISE EXCEPTION 'workflow % is invalid: nothing was run', p_workflow_id
-                USING DETAIL = errors, HINT = format('SELECT * FROM validate_workflow(%s) lists the findings', p_workflow_id),
-                      ERRCODE = 'check_violation';
+        SELECT json_agg(json_build_object('severity', finding.severity, 'check_name', finding.check_name,
+                                          'conversation', finding.conversation, 'message', finding.message)
+                        ORDER BY finding.position),
+               count(*) FILTER (WHERE finding.severity = 'error')
+          INTO findings, errors
+          FROM public.validate_workflow(p_workflow_id) WITH ORDINALITY
+               AS finding (severity, check_name, conversation, message, position)
+         WHERE finding.severity <> 'ok';
+        IF errors > 0 THEN
+            RAISE EXCEPTION 'workflow % is invalid (% error(s)): nothing was run', p_workflow_id, errors
+                USING DETAIL = findings::text,
+                      HINT = format('SELECT * FROM validate_workflow(%s) lists the findings', p_workflow_id),
+                      ERRCODE = 'TD001';
         END IF;
     END IF;
 

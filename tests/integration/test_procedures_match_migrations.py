@@ -3,7 +3,7 @@
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from turing_db import procedures
+from turing_db.provisioning import procedures
 
 SNAPSHOT = """
 SELECT 'function ' || p.oid::regprocedure::text, pg_get_functiondef(p.oid)
@@ -30,9 +30,13 @@ BEGIN
         EXECUTE format(CASE target.relkind WHEN 'm' THEN 'DROP MATERIALIZED VIEW IF EXISTS %I CASCADE'
                                            ELSE 'DROP VIEW IF EXISTS %I CASCADE' END, target.relname);
     END LOOP;
+    -- a function that a column is computed with (posting_dedup_key) stays: dropping it would drop the
+    -- column, which functions read; its file replaces it in place
     FOR target IN SELECT p.oid::regprocedure AS signature FROM pg_proc p
                    WHERE p.pronamespace = 'public'::regnamespace
-                     AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e') LOOP
+                     AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')
+                     AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                                      WHERE d.refobjid = p.oid AND d.classid = 'pg_attrdef'::regclass) LOOP
         EXECUTE format('DROP FUNCTION IF EXISTS %s CASCADE', target.signature);
     END LOOP;
 END
