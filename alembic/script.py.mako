@@ -7,7 +7,7 @@ Create Date: ${create_date}
 
 from alembic import op
 
-from turing_db.procedures import execute_script, install
+from turing_db.provisioning.procedures import execute_script, install
 
 revision = ${repr(up_revision)}
 down_revision = ${repr(down_revision)}

@@ -17,7 +17,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 
 from bench.results import Result
-from turing_db import engine as sql
+from turing_db import database
 from turing_db.actors import Outcome
 from turing_db.runner import WaveBatchProcessor
 
@@ -95,19 +95,19 @@ def timed_run(engine: Engine, workers: int) -> tuple[float, int, float, int]:
     processor = WaveBatchProcessor(WORKFLOW_ID, workers=workers, chunk_size=CHUNK, engine=engine)
     started = time.perf_counter()
     startup = [0.0]
-    original = sql.claim_chunk
+    original = database.claim_chunk
 
     def first_claim(*args, **kwargs):  # type: ignore[no-untyped-def]
         if not startup[0]:
             startup[0] = time.perf_counter() - started
         return original(*args, **kwargs)
 
-    sql.claim_chunk = first_claim  # type: ignore[assignment]
+    database.claim_chunk = first_claim  # type: ignore[assignment]
     try:
         with ConnectionCounter(engine) as sampler:
             summary = processor.run()
     finally:
-        sql.claim_chunk = original  # type: ignore[assignment]
+        database.claim_chunk = original  # type: ignore[assignment]
     assert summary.completed == POSTINGS, summary
     return summary.steps_executed / summary.elapsed_seconds, summary.steps_executed, startup[0], sampler.peak
 
@@ -115,16 +115,17 @@ def timed_run(engine: Engine, workers: int) -> tuple[float, int, float, int]:
 def checkpoint_cost(engine: Engine) -> float:
     """Median milliseconds of complete_chunk() for chunks of 500 postings."""
     reset(engine)
-    run = sql.start_run(engine, WORKFLOW_ID, "bench-checkpoint").workflow_run_id
+    run = database.start_run(engine, WORKFLOW_ID, "bench-checkpoint").workflow_run_id
     timings = []
     for _ in range(8):
-        claims = sql.claim_chunk(engine, run, "bench-checkpoint", CHUNK)
+        chunk = database.claim_chunk(engine, run, "bench-checkpoint", CHUNK)
+        assert chunk is not None
         started = time.perf_counter()
-        sql.complete_chunk(
-            engine, run, "bench-checkpoint", [(claim, Outcome(output="ok")) for claim in claims]
+        database.complete_chunk(
+            engine, "bench-checkpoint", chunk, [(claim, Outcome(output="ok")) for claim in chunk.claims]
         )
         timings.append((time.perf_counter() - started) * 1000)
-    sql.stop_worker(engine, run, "bench-checkpoint")
+    database.stop_worker(engine, run, "bench-checkpoint")
     return statistics.median(timings)
 
 

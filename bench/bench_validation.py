@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from bench.results import Result
-from turing_db import validation
+from turing_db import database
 
 WORKFLOW_ID = 9001
 STEPS = 2000
@@ -66,7 +66,7 @@ def time_validation(conn: Connection, workflow_id: int) -> tuple[list[float], li
     findings: list[tuple[str, str]] = []
     for _ in range(REPEATS):
         started = time.perf_counter()
-        report = validation.validate(conn, workflow_id)
+        report = database.validate_workflow(conn, workflow_id)
         timings.append((time.perf_counter() - started) * 1000)
         findings = [(finding.severity, finding.check_name) for finding in report.findings]
     return timings, findings

@@ -23,8 +23,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, Connection, Engine
 from workflows import CommittedWorkflows
 
-from turing_db import cluster, migrations
-from turing_db.db import dispose_engine
+from turing_db.pool import dispose_engine
+from turing_db.provisioning import cluster, migrations
 
 TEST_DATABASE = "turing_test"
 SERVER_OPTIONS = (

@@ -8,6 +8,10 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
+from turing_db import database
+from turing_db.actors import Outcome
+from turing_db.database import Chunk, Completion
+
 
 @dataclass
 class Step:
@@ -170,3 +174,8 @@ def add_postings(
             {"count": count, "summary": summary, "skills": skills, "score": score},
         ).scalars()
         return sorted(ids)
+
+
+def complete_each(engine: Engine, worker: str, chunk: Chunk, outcome: Outcome) -> list[Completion]:
+    """Complete every claim of `chunk` with the same outcome."""
+    return database.complete_chunk(engine, worker, chunk, [(claim, outcome) for claim in chunk.claims])

@@ -1,7 +1,7 @@
 """The `turing` command: provision, load postings, run, and look at the database.
 
-Each subcommand is a thin layer over a module of the package (cluster, migrations, postings,
-reports); errors that a user can fix are printed as one readable line and exit with status 2.
+Each subcommand is a thin layer over a module of the package (provisioning, postings, database,
+runner, reports); errors that a user can fix are printed as one readable line and exit with status 2.
 """
 
 from __future__ import annotations
@@ -13,15 +13,17 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from rich.table import Table
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-from turing_db import cluster, migrations, postings, procedures, reports, validation
-from turing_db.db import DatabaseUnavailable, check_connection, get_engine
+from turing_db import database, postings, reports, validation
 from turing_db.display import console, print_findings, print_summary, run_display
 from turing_db.logs import configure_logging
+from turing_db.pool import DatabaseUnavailable, check_connection, get_engine
+from turing_db.provisioning import cluster, migrations, procedures
 from turing_db.runner import DEFAULT_CHUNK_SIZE, WaveBatchProcessor
 from turing_db.settings import ConfigurationError, Settings, load_settings
 
@@ -74,9 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(
-        name: str, handler: Callable[[argparse.Namespace], int | None], help: str
+        name: str, handler: Callable[[argparse.Namespace], int | None], help: str, **options: Any
     ) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help, description=help)
+        p = sub.add_parser(name, help=help, description=help, **options)
         p.set_defaults(handler=handler)
         return p
 
@@ -106,7 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--join", action="store_true", help="join the workflow's active run as more workers")
     run.add_argument("--resume", type=int, metavar="RUN_ID", help="take over a run whose workers are gone")
 
-    command("psql", cmd_psql, "open psql on the configured database (the password stays out of argv)")
+    # every argument after `psql` is psql's own (-c, -f, -v …): this parser claims no option letters
+    psql = command("psql", cmd_psql, "psql on the configured database; arguments go to psql (-c, -f …)",
+                   prefix_chars="+", add_help=False)  # fmt: skip
+    psql.add_argument("psql_args", nargs=argparse.REMAINDER, metavar="PSQL_ARGS")
     command("status", cmd_status, "postings by stage, and the latest runs")
     command("health", cmd_health, "check the database, pg_cron, migrations and the refresh job")
 
@@ -180,7 +185,7 @@ def cmd_postings(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     _, engine = _connect()
-    report = validation.validate(engine, args.workflow)
+    report = database.validate_workflow(engine, args.workflow)
     if args.json:
         print(json.dumps(report.as_json(), indent=2))
     else:
@@ -247,39 +252,35 @@ def psql_invocation(settings: Settings) -> tuple[list[str], dict[str, str]]:
 
 def cmd_psql(args: argparse.Namespace) -> int:
     argv, env = psql_invocation(load_settings())
+    argv += args.psql_args
     os.execvpe(argv[0], argv, env)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     _, engine = _connect()
-    counts = reports.posting_counts(engine)
     table = Table(title="postings")
     table.add_column("state")
     table.add_column("postings", justify="right")
-    for state, number in counts.items():
+    for state, number in database.posting_counts(engine).items():
         table.add_row(state, str(number))
     console.print(table)
-    runs = reports.latest_runs(engine)
+    runs = database.latest_runs(engine)
     if not runs:
         console.print("no workflow runs yet")
         return 0
     runs_table = Table(title="latest runs")
-    for column in (
-        "run",
-        "workflow",
-        "status",
-        "started (UTC)",
-        "finished",
-        "done",
-        "failed",
-        "quarantined",
-        "pending",
-    ):
-        runs_table.add_column(
-            column, justify="right" if column in ("done", "failed", "quarantined", "pending") else "left"
-        )
+    for column in ("run", "workflow", "status", "started (UTC)", "finished"):
+        runs_table.add_column(column)
+    for column in ("done", "failed", "quarantined", "pending"):
+        runs_table.add_column(column, justify="right")
     for run in runs:
-        runs_table.add_row(*(str(value) if value is not None else "" for value in run))
+        progress = run.progress
+        runs_table.add_row(
+            str(run.workflow_run_id), str(run.workflow_id), run.status,
+            f"{run.started_at:%Y-%m-%d %H:%M:%S}", f"{run.finished_at:%H:%M:%S}" if run.finished_at else "",
+            *(str(n) for n in (progress.done, progress.failed, progress.quarantined,
+                               progress.waiting + progress.claimed)),
+        )  # fmt: skip
     console.print(runs_table)
     return 0
 
@@ -287,7 +288,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_health(args: argparse.Namespace) -> int:
     settings = load_settings()
     engine = get_engine(settings)
-    checks = reports.health_checks(engine, settings, migrations.head_revision())
+    checks = reports.health_checks(engine, migrations.head_revision())
     table = Table(title=f"health of {settings.describe()}")
     table.add_column("check")
     table.add_column("ok")

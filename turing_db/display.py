@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsed
 from rich.progress import Progress as ProgressBar
 from rich.table import Table
 
-from turing_db.engine import Progress
+from turing_db.database import Progress
 from turing_db.logs import get_logger
 from turing_db.runner import RunSummary
 from turing_db.validation import ValidationReport

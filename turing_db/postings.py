@@ -15,10 +15,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from turing_db.demo import DEFAULT_COUNT, generate_postings
+from turing_db import database
+from turing_db.reference.demo import DEFAULT_COUNT, generate_postings
 
 REQUIRED_FIELDS = ("job_title", "job_description")
 OPTIONAL_FIELDS = ("company", "location", "employment_type", "seniority", "source", "external_id")
@@ -26,36 +26,6 @@ MAX_LENGTH = {"job_title": 500, "job_description": 100_000}
 DEFAULT_MAX_LENGTH = 1_000
 BATCH_SIZE = 1_000
 MAX_ERRORS_SHOWN = 20
-
-INSERT_BATCH = text(
-    """
-    WITH input AS (
-        SELECT r.*, public.posting_dedup_key(r.job_title, r.job_description) AS dedup_key,
-               row_number() OVER (PARTITION BY public.posting_dedup_key(r.job_title, r.job_description)
-                                  ORDER BY r.line) AS copy_number
-          FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r (
-               line integer, job_title text, job_description text, company text, location text,
-               employment_type text, seniority text, source text, external_id text)
-    ), inserted AS (
-        INSERT INTO public.postings (job_title, job_description, company, location, employment_type,
-                                     seniority, source, external_id)
-        SELECT job_title, job_description, company, location, employment_type, seniority,
-               coalesce(source, 'import'), external_id
-          FROM input WHERE copy_number = 1
-         ORDER BY line
-        ON CONFLICT DO NOTHING
-        RETURNING posting_id, dedup_key
-    )
-    SELECT input.line, inserted.posting_id,
-           coalesce(same_text.posting_id, same_id.posting_id) AS existing_posting_id
-      FROM input
-      LEFT JOIN inserted ON inserted.dedup_key = input.dedup_key AND input.copy_number = 1
-      LEFT JOIN public.postings AS same_text ON same_text.dedup_key = input.dedup_key
-      LEFT JOIN public.postings AS same_id
-             ON same_id.source = coalesce(input.source, 'import') AND same_id.external_id = input.external_id
-     ORDER BY input.line
-    """
-)
 
 
 class ImportRejected(Exception):
@@ -177,27 +147,24 @@ def import_file(engine: Engine, path: Path) -> ImportReport:
 def insert_postings(engine: Engine, rows: Iterable[dict[str, Any]]) -> ImportReport:
     """Insert validated rows (each with its `line`) in one transaction; skip and report duplicates."""
     report = ImportReport()
-    batch: list[dict[str, Any]] = []
-    with engine.begin() as conn:
-        for row in rows:
-            batch.append(row)
-            if len(batch) == BATCH_SIZE:
-                _insert_batch(conn, batch, report)
-                batch = []
-        if batch:
-            _insert_batch(conn, batch, report)
-        if report.inserted:
-            conn.execute(text("ANALYZE public.postings"))
-    return report
-
-
-def _insert_batch(conn: Any, batch: list[dict[str, Any]], report: ImportReport) -> None:
-    for line, posting_id, existing in conn.execute(INSERT_BATCH, {"rows": json.dumps(batch)}):
+    for line, posting_id, existing in database.insert_postings(engine, _batches(rows)):
         report.rows += 1
         if posting_id is not None:
             report.inserted += 1
         else:
             report.duplicates.append((line, existing))
+    return report
+
+
+def _batches(rows: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == BATCH_SIZE:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def load_demo(engine: Engine, count: int = DEFAULT_COUNT, seed: int = 3001) -> ImportReport:
@@ -210,5 +177,4 @@ def load_demo(engine: Engine, count: int = DEFAULT_COUNT, seed: int = 3001) -> I
 
 
 def count_postings(engine: Engine) -> int:
-    with engine.connect() as conn:
-        return int(conn.execute(text("SELECT count(*) FROM public.postings")).scalar_one())
+    return database.posting_counts(engine)["total"]

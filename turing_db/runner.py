@@ -1,6 +1,6 @@
 """The wave runner: claim a chunk, execute its actors concurrently, hand the results back, repeat.
 
-Everything but actor execution happens in SQL (turing_db.engine). No database connection is held while
+Everything but actor execution happens in SQL (turing_db.database). No database connection is held while
 actors run; leases are extended by heartbeats meanwhile. `WaveBatchProcessor(workflow_id).run(limit)`
 runs until the run has no work left (or `stop()` is called) and returns a `RunSummary`.
 """
@@ -8,24 +8,24 @@ runs until the run has no work left (or `stop()` is called) and returns a `RunSu
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import os
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-from turing_db import engine as sql
-from turing_db import validation
-from turing_db.actors import Actor, Outcome, Task, build_actor
-from turing_db.db import get_engine
+from turing_db import database
+from turing_db.actors import Actor, Outcome, build_actor
+from turing_db.database import Chunk, Claim, Progress
 from turing_db.execution import execute_chunk
 from turing_db.logs import get_logger
+from turing_db.pool import get_engine
 
 log = get_logger(__name__)
 
@@ -33,39 +33,7 @@ DEFAULT_CHUNK_SIZE = 200
 DEFAULT_ACTOR_CONCURRENCY = 8
 HEARTBEAT_SECONDS = 30.0
 IDLE_SLEEP_SECONDS = 0.2
-RETRY_ATTEMPTS = 6
-CHECK_VIOLATION = "23514"  # the SQLSTATE start_run() refuses an invalid workflow with
-T = TypeVar("T")
-
-
-def database_unreachable(error: BaseException) -> bool:
-    """A lost or refused connection, or a transaction the database rolled back to resolve a conflict
-    (deadlock, serialization failure: SQLSTATE class 40), as opposed to an error it reported."""
-    if not isinstance(error, OperationalError):
-        return False
-    code = getattr(error.orig, "pgcode", None)
-    return error.connection_invalidated or code is None or code.startswith("40")
-
-
-def retrying(call: Callable[..., T], *args: Any) -> T:
-    """Call a SQL function, retrying while the database is unreachable (a restart, a network blip).
-
-    Safe for every call the runner makes: a completion whose commit went through before the
-    connection broke is refused as stale on the retry, a lost claim returns when its lease ends, and
-    a rolled-back transaction changed nothing.
-    """
-    for attempt in Retrying(
-        retry=retry_if_exception(database_unreachable),
-        stop=stop_after_attempt(RETRY_ATTEMPTS),
-        wait=wait_exponential(multiplier=0.5, max=8),
-        before_sleep=lambda state: log.warning(
-            "database unreachable, retrying", call=call.__name__, attempt=state.attempt_number
-        ),  # fmt: skip
-        reraise=True,
-    ):
-        with attempt:
-            return call(*args)
-    raise AssertionError("unreachable")  # Retrying either returns or re-raises
+Results = list[tuple[Claim, Outcome]]
 
 
 @dataclass
@@ -122,7 +90,7 @@ class WaveBatchProcessor:
         join: bool = False,
         resume_run_id: int | None = None,
         engine: Engine | None = None,
-        on_progress: Callable[[sql.Progress, str, int], None] | None = None,
+        on_progress: Callable[[Progress, str, int], None] | None = None,
         heartbeat_seconds: float = HEARTBEAT_SECONDS,
     ):
         if workers < 1:
@@ -144,7 +112,7 @@ class WaveBatchProcessor:
         self.heartbeat_seconds = heartbeat_seconds
         self._stop = threading.Event()
         self._abandon = threading.Event()
-        self._actors: dict[tuple[int, str], Actor] = {}
+        self._actors: dict[str, Actor] = {}
         self._actors_lock = threading.Lock()
         self._counters = _Counters()
 
@@ -159,21 +127,20 @@ class WaveBatchProcessor:
     # -- the run ------------------------------------------------------------------------------------
 
     def run(self, limit: int | None = None) -> RunSummary:
-        """Validate, start (or resume, or join) the run, work until nothing is left, and summarise."""
+        """Start (or resume, or join) the run, work until nothing is left, and summarise.
+
+        start_run() validates the workflow and raises WorkflowInvalid with every finding; this
+        process's other workers join the started run without validating again.
+        """
         started = time.perf_counter()
         names = [f"{socket.gethostname()}:{os.getpid()}:{index}" for index in range(self.workers)]
-        try:  # start_run() validates the workflow itself (its other workers join without validating again)
-            start = sql.start_run(
-                self.engine, self.workflow_id, names[0], join=self.join, resume_run_id=self.resume_run_id,
-                posting_limit=limit,
-            )  # fmt: skip
-        except DBAPIError as error:
-            if getattr(error.orig, "pgcode", None) == CHECK_VIOLATION:  # refused as invalid: every finding
-                validation.require_valid(self.engine, self.workflow_id)
-            raise
+        start = database.start_run(
+            self.engine, self.workflow_id, names[0], join=self.join, resume_run_id=self.resume_run_id,
+            posting_limit=limit,
+        )  # fmt: skip
         run_id = start.workflow_run_id
         for name in names[1:]:
-            sql.start_run(self.engine, self.workflow_id, name, join=True)
+            database.start_run(self.engine, self.workflow_id, name, join=True)
         log.info("run started", workflow_id=self.workflow_id, run_id=run_id, resumed=start.resumed,
                  routed=start.postings_routed, postings=start.postings_in_run, workers=self.workers)  # fmt: skip
 
@@ -205,10 +172,10 @@ class WaveBatchProcessor:
                 writer.shutdown()
             status = "running"
             for name in names:
-                status = retrying(sql.stop_worker, self.engine, run_id, name)
+                status = database.stop_worker(self.engine, run_id, name)
         if status == "completed":
-            sql.refresh_performance_views(self.engine)
-        progress = sql.run_progress(self.engine, run_id)
+            database.refresh_performance_views(self.engine)
+        progress = database.run_progress(self.engine, run_id)
         summary = RunSummary(
             workflow_id=self.workflow_id,
             workflow_run_id=run_id,
@@ -220,7 +187,7 @@ class WaveBatchProcessor:
             failed=progress.failed,
             quarantined=progress.quarantined,
             pending=progress.waiting + progress.claimed,
-            conversations=sql.run_summary(self.engine, run_id),
+            conversations=database.run_summary(self.engine, run_id),
             elapsed_seconds=time.perf_counter() - started,
             steps_executed=self._counters.steps,
             stale_results=self._counters.stale,
@@ -242,7 +209,7 @@ class WaveBatchProcessor:
         """
         in_flight: concurrent.futures.Future[None] | None = None
         wave_in_flight: int | None = None
-        claims: list[sql.Claim] = []  # claimed, and neither completed nor handed to the writer yet
+        chunk: Chunk | None = None  # claimed, and neither completed nor handed to the writer yet
 
         def settle() -> None:
             """Wait for the completion in flight, if any; raise what it raised."""
@@ -255,37 +222,32 @@ class WaveBatchProcessor:
             while not self._stop.is_set():
                 if in_flight is not None and in_flight.done():
                     settle()  # a failed completion stops the worker before it claims more
-                claims = retrying(
-                    sql.claim_chunk, self.engine, run_id, worker, self.chunk_size, wave_in_flight
-                )
-                if not claims:
+                chunk = database.claim_chunk(self.engine, run_id, worker, self.chunk_size, wave_in_flight)
+                if chunk is None:
                     if in_flight is not None:  # the wave may change: let the completion land first
                         settle()
                         continue
-                    progress = retrying(sql.run_progress, self.engine, run_id)
+                    progress = database.run_progress(self.engine, run_id)
                     if progress.waiting == 0 and progress.claimed == 0:
                         return
                     self._stop.wait(IDLE_SLEEP_SECONDS)  # other workers hold the rest
                     continue
-                results, unfinished = self._execute(run_id, worker, claims)
+                results, finished_all = self._execute(worker, chunk)
                 settle()
-                if unfinished:  # abandoned: store what finished, then hand back the rest of the chunk
+                claimed, chunk = chunk, None  # handed over: a completion that fails hands its own claims back
+                if not finished_all:  # abandoned: store what finished, then hand back the rest of the chunk
                     if results:
-                        self._complete(run_id, worker, results)
+                        self._complete(worker, claimed, results)
                     # the chunk shares one claim token: only its unfinished postings are still claimed now
-                    tokens = [claim.claim_token for claim in unfinished]
-                    claims = []
-                    retrying(sql.release_claims, self.engine, run_id, worker, tokens)
-                    continue
-                claims = []  # handed over: a completion that fails hands its own claims back
-                if results and writer is not None:
-                    in_flight = writer.submit(self._complete, run_id, worker, results)
-                    wave_in_flight = results[0][0].conversation_id
-                elif results:
-                    self._complete(run_id, worker, results)
+                    database.release_claims(self.engine, run_id, worker, [claimed.claim_token])
+                elif writer is not None:
+                    in_flight = writer.submit(self._complete, worker, claimed, results)
+                    wave_in_flight = claimed.conversation_id
+                else:
+                    self._complete(worker, claimed, results)
         except BaseException:
-            if claims:  # claimed, and now never to be completed: hand them back rather than wait out leases
-                self._release_quietly(run_id, worker, claims)
+            if chunk is not None:  # claimed, and now never to be completed: hand it back, not wait out leases
+                self._release_quietly(run_id, worker, [chunk.claim_token])
             try:
                 settle()
             except BaseException as error:  # the first failure is the one to raise
@@ -293,56 +255,56 @@ class WaveBatchProcessor:
             raise
         settle()
 
-    def _release_quietly(self, run_id: int, worker: str, claims: list[sql.Claim]) -> None:
+    def _release_quietly(self, run_id: int, worker: str, tokens: list[uuid.UUID]) -> None:
         """Release claims on the way out of a failure; if that fails too, their leases will expire."""
         try:
-            sql.release_claims(self.engine, run_id, worker, [claim.claim_token for claim in claims])
+            database.release_claims(self.engine, run_id, worker, tokens)
         except Exception as error:  # the failure being raised matters more than this one
             log.warning("could not release claims; they return when their leases expire",
-                        run_id=run_id, claims=len(claims), error=str(error))  # fmt: skip
+                        run_id=run_id, error=str(error))  # fmt: skip
 
-    def _complete(self, run_id: int, worker: str, results: list[tuple[sql.Claim, Outcome]]) -> None:
+    def _complete(self, worker: str, chunk: Chunk, results: Results) -> None:
         """Hand a chunk's results back; count the steps, log refused (stale) results, report progress."""
         try:
-            completions = retrying(sql.complete_chunk, self.engine, run_id, worker, results)
+            completions = database.complete_chunk(self.engine, worker, chunk, results)
         except BaseException:  # nothing of it was stored: hand the claims back rather than wait out leases
-            self._release_quietly(run_id, worker, [claim for claim, _ in results])
+            self._release_quietly(chunk.workflow_run_id, worker, [chunk.claim_token])
             raise
         stale = [completion for completion in completions if not completion.accepted]
         for completion in stale:
-            log.warning("stale result refused", run_id=run_id, posting_id=completion.posting_id,
+            log.warning("stale result refused", run_id=chunk.workflow_run_id, posting_id=completion.posting_id,
                         note=completion.note)  # fmt: skip
         self._counters.add(len(results) - len(stale), len(stale))
         if self.on_progress:
-            progress = retrying(sql.run_progress, self.engine, run_id)
-            self.on_progress(progress, results[0][0].canonical_name, self._counters.steps)
+            progress = database.run_progress(self.engine, chunk.workflow_run_id)
+            self.on_progress(progress, chunk.conversation, self._counters.steps)
 
-    def _execute(
-        self, run_id: int, worker: str, claims: list[sql.Claim]
-    ) -> tuple[list[tuple[sql.Claim, Outcome]], list[sql.Claim]]:
-        """Run the chunk's actor on every claim (bounded concurrency), heartbeating while they run."""
-        first = claims[0]
+    def _execute(self, worker: str, chunk: Chunk) -> tuple[Results, bool]:
+        """Run the chunk's actor on every claim (bounded concurrency), heartbeating while they run.
+        The results of the claims that finished, and whether all did (not when abandoned)."""
         outcomes = execute_chunk(
-            self._actor(first),
-            [Task(claim.posting_id, claim.prompt, claim.context) for claim in claims],
-            concurrency=first.max_concurrency or DEFAULT_ACTOR_CONCURRENCY,
-            timeout=float(first.timeout_seconds),
+            self._actor(chunk),
+            [claim.task() for claim in chunk.claims],
+            concurrency=chunk.actor.max_concurrency or DEFAULT_ACTOR_CONCURRENCY,
+            timeout=chunk.actor.timeout_seconds,
             wait_interval=self.heartbeat_seconds,
-            while_waiting=lambda unfinished: retrying(
-                sql.heartbeat, self.engine, run_id, worker, [claims[i].claim_token for i in unfinished]
+            while_waiting=lambda unfinished: database.heartbeat(
+                self.engine, chunk.workflow_run_id, worker, [chunk.claim_token]
             ),
             stop_now=self._abandon.is_set,
         )
         results = [
-            (claim, outcome) for claim, outcome in zip(claims, outcomes, strict=True) if outcome is not None
+            (claim, outcome)
+            for claim, outcome in zip(chunk.claims, outcomes, strict=True)
+            if outcome is not None
         ]
-        unfinished = [claim for claim, outcome in zip(claims, outcomes, strict=True) if outcome is None]
-        return results, unfinished
+        return results, len(results) == len(chunk.claims)
 
-    def _actor(self, claim: sql.Claim) -> Actor:
-        key = (claim.actor_id, repr(sorted(claim.actor_config.items())) + str(claim.timeout_seconds))
+    def _actor(self, chunk: Chunk) -> Actor:
+        """The chunk's actor, built once per process for each version of its row."""
+        spec = chunk.actor
+        key = json.dumps([spec.actor_id, spec.actor_type, spec.config, spec.timeout_seconds], sort_keys=True)
         with self._actors_lock:
             if key not in self._actors:
-                self._actors[key] = build_actor(claim.actor_name, claim.actor_type, claim.actor_config,
-                                                float(claim.timeout_seconds))  # fmt: skip
+                self._actors[key] = build_actor(spec)
             return self._actors[key]

@@ -15,7 +15,9 @@ from pathlib import Path
 from dotenv import dotenv_values
 from sqlalchemy.engine import URL, make_url
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+from turing_db.paths import PROJECT_DIR
+from turing_db.provisioning.cluster import EmbeddedCluster
+
 DATABASE_VARIABLES = (
     "TURING_DATABASE_URL",
     "TURING_DB_HOST",
@@ -114,8 +116,6 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
             database=env.get("TURING_DB_NAME") or "turing",
         )
         return _external(url, pool_size)
-    from turing_db.cluster import EmbeddedCluster  # local import: cluster imports settings
-
     return Settings(url=EmbeddedCluster.default().url(), embedded=True, pool_size=pool_size)
 
 

@@ -1,18 +1,13 @@
 """Workflow validation: what validate_workflow() found, for people and for the processor.
 
-The checks live in SQL (procedures/03xx–05xx); this module only calls validate_workflow() and shapes
-its rows. A workflow is valid when no finding has severity 'error'; the processor refuses an invalid
-one with `WorkflowInvalid` before it touches any posting.
+The checks live in SQL (procedures/03xx–05xx); `turing_db.database.validate_workflow` calls them and
+`start_run()` refuses an invalid workflow with the same findings. A workflow is valid when no finding
+has severity 'error'; the processor raises `WorkflowInvalid` before it touches any posting.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-
-from sqlalchemy import text
-from sqlalchemy.engine import Connection, Engine
-
-VALIDATE = text("SELECT severity, check_name, conversation, message FROM validate_workflow(:workflow_id)")
 
 
 @dataclass(frozen=True)
@@ -59,20 +54,3 @@ class WorkflowInvalid(Exception):
         super().__init__(
             f"workflow {report.workflow_id} is invalid ({len(report.errors)} error(s)); nothing was run:\n{lines}"
         )
-
-
-def validate(connection: Connection | Engine, workflow_id: int) -> ValidationReport:
-    """Run validate_workflow(workflow_id) and return its findings."""
-    if isinstance(connection, Engine):
-        with connection.connect() as conn:
-            return validate(conn, workflow_id)
-    rows = connection.execute(VALIDATE, {"workflow_id": workflow_id})
-    return ValidationReport(workflow_id, tuple(Finding(*row) for row in rows))
-
-
-def require_valid(connection: Connection | Engine, workflow_id: int) -> ValidationReport:
-    """The report of a valid workflow; raise WorkflowInvalid otherwise."""
-    report = validate(connection, workflow_id)
-    if not report.valid:
-        raise WorkflowInvalid(report)
-    return report

@@ -7,7 +7,7 @@ Create Date: 2026-11-22
 
 from alembic import op
 
-from turing_db.procedures import execute_script, install
+from turing_db.provisioning.procedures import execute_script, install
 
 revision = "0001"
 down_revision = None

@@ -8,7 +8,7 @@ Create Date: 2026-11-22
 
 from alembic import op
 
-from turing_db.procedures import execute_script, install
+from turing_db.provisioning.procedures import execute_script, install
 
 revision = "0002"
 down_revision = "0001"

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from turing_db.settings import PROJECT_DIR
+from turing_db.paths import PROJECT_DIR
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from turing_db.cluster import EmbeddedCluster, running_as_root
+from turing_db.provisioning.cluster import EmbeddedCluster, running_as_root
 
 pytestmark = pytest.mark.slow
 

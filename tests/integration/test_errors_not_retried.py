@@ -1,11 +1,11 @@
-"""The runner retries only what a retry can fix: an error the database reported is raised at once."""
+"""The database calls retry only what a retry can fix: an error the database reported is raised at once."""
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
-from turing_db import runner
+from turing_db import database
 
 
 def test_an_error_the_database_reports_is_not_retried_even_when_operational(engine: Engine) -> None:
@@ -20,6 +20,6 @@ def test_an_error_the_database_reports_is_not_retried_even_when_operational(engi
             conn.execute(text("SELECT currval('turing_retry_probe')"))
 
     with pytest.raises(OperationalError) as raised:
-        runner.retrying(call)
+        database.retry_while_unreachable(call)()
     assert raised.value.orig.pgcode == "55000"  # type: ignore[union-attr]
     assert len(calls) == 1

@@ -5,7 +5,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, Engine
 
-from turing_db import migrations
+from turing_db.provisioning import migrations
 
 OUR_TABLES = {"actors", "stages", "conversations", "workflows", "workflow_conversations", "instructions",
               "instruction_steps", "postings", "workflow_runs", "posting_state_checkpoints",

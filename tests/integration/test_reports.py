@@ -1,10 +1,10 @@
-"""What `turing status` counts: postings by state, each posting counted once."""
+"""What `turing status` counts (posting_counts()): postings by state, each posting counted once."""
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from workflows import add_postings
 
-from turing_db import reports
+from turing_db import database
 
 
 def test_posting_counts_count_each_posting_once(clean_data: Engine) -> None:
@@ -15,6 +15,6 @@ def test_posting_counts_count_each_posting_once(clean_data: Engine) -> None:
                      {"ids": [complete[0], pending[0]]})  # fmt: skip
         conn.execute(text("UPDATE postings SET quarantined_at = now(), quarantine_reason = 'test' "
                           "WHERE posting_id = :id"), {"id": pending[1]})  # fmt: skip
-    assert reports.posting_counts(clean_data) == {
+    assert database.posting_counts(clean_data) == {
         "total": 6, "complete": 2, "quarantined": 1, "disabled": 2, "pending": 2,
     }  # fmt: skip

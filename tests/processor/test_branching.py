@@ -5,9 +5,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
-from workflows import CommittedWorkflows, Step, add_postings
+from workflows import CommittedWorkflows, Step, add_postings, complete_each
 
-from turing_db import engine as sql
+from turing_db import database
 from turing_db.actors import Outcome
 
 W = 7101
@@ -35,10 +35,10 @@ def test_condition_forms(
     assert result.scalar_one() is matches
 
 
-def step_once(engine: Engine, run: int, outcome: Outcome) -> sql.Completion:
-    claims = sql.claim_chunk(engine, run, "w", 1)
-    assert claims, "nothing to claim"
-    [completion] = sql.complete_chunk(engine, run, "w", [(claims[0], outcome)])
+def step_once(engine: Engine, run: int, outcome: Outcome) -> database.Completion:
+    chunk = database.claim_chunk(engine, run, "w", 1)
+    assert chunk, "nothing to claim"
+    [completion] = complete_each(engine, "w", chunk, outcome)
     return completion
 
 
@@ -67,7 +67,7 @@ def judged(workflows: CommittedWorkflows, engine: Engine) -> int:
          ("t_judge", "PASS", None, 20), ("t_judge", "*", "t_fix", 30), ("t_fix", "*", None)],
     )  # fmt: skip
     add_postings(engine, 3)
-    return sql.start_run(engine, W, "w").workflow_run_id
+    return database.start_run(engine, W, "w").workflow_run_id
 
 
 def test_priority_then_id_decides(engine: Engine, judged: int) -> None:
@@ -98,16 +98,15 @@ def test_sentinel_branch_catches_its_error(engine: Engine, judged: int) -> None:
 
 
 def test_unmatched_error_goes_to_the_error_handler_and_is_logged(engine: Engine, judged: int) -> None:
-    claims = sql.claim_chunk(engine, judged, "w", 10)
-    timed_out = sql.complete_chunk(engine, judged, "w", [(c, Outcome(sentinel="[TIMEOUT]")) for c in claims])
+    chunk = database.claim_chunk(engine, judged, "w", 10)
+    assert chunk is not None
+    timed_out = complete_each(engine, "w", chunk, Outcome(sentinel="[TIMEOUT]"))
     assert {(c.state, c.next_conversation) for c in timed_out} == {("completed", "error_handler")}
     notes = checkpoint_notes(engine, judged)
     assert any("no branch of t_judge matches [TIMEOUT]: sent to the error handler" in note for note in notes)
-    handler_claims = sql.claim_chunk(engine, judged, "w", 10)
-    assert {c.canonical_name for c in handler_claims} == {"error_handler"}
-    handled = sql.complete_chunk(
-        engine, judged, "w", [(c, Outcome(output="recorded")) for c in handler_claims]
-    )
+    handler = database.claim_chunk(engine, judged, "w", 10)
+    assert handler is not None and handler.conversation == "error_handler"
+    handled = complete_each(engine, "w", handler, Outcome(output="recorded"))
     assert {(c.state, c.next_conversation) for c in handled} == {("failed", None)}
     with engine.connect() as conn:
         statuses = conn.execute(
@@ -123,14 +122,14 @@ def test_loop_limit_turns_into_its_sentinel(workflows: CommittedWorkflows, engin
         [("t_draft", "*", "t_grade"), ("t_grade", "[LOOP_LIMIT]", None, 5), ("t_grade", "*", "t_draft", 10)],
     )
     add_postings(engine, 1)
-    run = sql.start_run(engine, W + 1, "w").workflow_run_id
+    run = database.start_run(engine, W + 1, "w").workflow_run_id
     visited = []
     for _ in range(10):
-        claims = sql.claim_chunk(engine, run, "w", 1)
-        if not claims:
+        chunk = database.claim_chunk(engine, run, "w", 1)
+        if chunk is None:
             break
-        visited.append(claims[0].canonical_name)
-        sql.complete_chunk(engine, run, "w", [(claims[0], Outcome(output="FAIL"))])
+        visited.append(chunk.conversation)
+        complete_each(engine, "w", chunk, Outcome(output="FAIL"))
     assert visited == ["t_draft", "t_grade", "t_draft", "t_grade"]  # max_visits 2 on t_draft
     assert any("t_draft reached max_visits 2" in note for note in checkpoint_notes(engine, run))
     with engine.connect() as conn:
@@ -151,10 +150,12 @@ def test_a_saved_stage_is_written_to_the_posting_and_a_bad_value_fails(
     with engine.begin() as conn:
         conn.execute(text("UPDATE conversations SET saves_stage = 'score' WHERE canonical_name = 't_score'"))
     good, bad = add_postings(engine, 2, summary="s", skills="[]")
-    run = sql.start_run(engine, W + 2, "w").workflow_run_id
-    claims = {claim.posting_id: claim for claim in sql.claim_chunk(engine, run, "w", 10)}
-    done = sql.complete_chunk(engine, run, "w", [(claims[good], Outcome(output=" 87.5 ")),
-                                                 (claims[bad], Outcome(output="very good"))])  # fmt: skip
+    run = database.start_run(engine, W + 2, "w").workflow_run_id
+    chunk = database.claim_chunk(engine, run, "w", 10)
+    assert chunk is not None
+    claims = {claim.posting_id: claim for claim in chunk.claims}
+    done = database.complete_chunk(engine, "w", chunk, [(claims[good], Outcome(output=" 87.5 ")),
+                                                        (claims[bad], Outcome(output="very good"))])  # fmt: skip
     assert [(c.posting_id, c.state) for c in done] == [(good, "ended"), (bad, "ended")]
     with engine.connect() as conn:
         scores = dict(conn.execute(text("SELECT posting_id, score FROM postings")).all())
@@ -170,10 +171,10 @@ def test_a_loop_without_max_visits_still_ends(workflows: CommittedWorkflows, eng
         W + 3, [Step("t_spin", entry=True)], [("t_spin", "AGAIN", "t_spin", 10), ("t_spin", "*", None, 20)]
     )
     add_postings(engine, 1)
-    run = sql.start_run(engine, W + 3, "w").workflow_run_id
+    run = database.start_run(engine, W + 3, "w").workflow_run_id
     steps = 0
-    while claims := sql.claim_chunk(engine, run, "w", 1):
-        sql.complete_chunk(engine, run, "w", [(claims[0], Outcome(output="AGAIN"))])
+    while chunk := database.claim_chunk(engine, run, "w", 1):
+        complete_each(engine, "w", chunk, Outcome(output="AGAIN"))
         steps += 1
         assert steps < 100, "the loop did not end"
     assert steps == 26  # 25 visits, then [LOOP_LIMIT] (no branch for it): the error handler
@@ -195,7 +196,7 @@ def test_the_error_handler_has_no_visit_limit(engine: Engine, workflows: Committ
         [("t_call", "[TIMEOUT]", "error_handler", 10), ("t_call", "*", None, 20)],
     )
     add_postings(engine, 1)
-    run = sql.start_run(engine, W + 5, "w").workflow_run_id
+    run = database.start_run(engine, W + 5, "w").workflow_run_id
     with engine.begin() as conn:
         conn.execute(
             text("UPDATE posting_work SET visits = visits || jsonb_build_object("
@@ -223,15 +224,16 @@ def test_a_stage_column_that_does_not_exist_fails_the_completion_loudly(
     with engine.begin() as conn:
         conn.execute(text("UPDATE conversations SET saves_stage = 'score' WHERE canonical_name = 't_score'"))
     add_postings(engine, 1, summary="s", skills="[]")
-    run = sql.start_run(engine, W + 4, "w").workflow_run_id
-    claims = sql.claim_chunk(engine, run, "w", 1)
+    run = database.start_run(engine, W + 4, "w").workflow_run_id
+    chunk = database.claim_chunk(engine, run, "w", 1)
+    assert chunk is not None
     try:
         with engine.begin() as conn:
             conn.execute(
                 text("UPDATE stages SET posting_column = 'no_such_column' WHERE stage_name = 'score'")
             )
         with pytest.raises(DBAPIError, match="stage column postings.no_such_column does not exist"):
-            sql.complete_chunk(engine, run, "w", [(claims[0], Outcome(output="50"))])
+            complete_each(engine, "w", chunk, Outcome(output="50"))
     finally:
         with engine.begin() as conn:
             conn.execute(text("UPDATE stages SET posting_column = 'score' WHERE stage_name = 'score'"))
@@ -246,7 +248,8 @@ def test_a_stage_column_that_does_not_exist_fails_the_completion_loudly(
 
 def test_a_session_holding_the_previous_versions_temp_table_completes(engine: Engine, judged: int) -> None:
     """A pooled session of an older worker may hold pg_temp.turing_chunk with other columns."""
-    claims = sql.claim_chunk(engine, judged, "w", 1)
+    chunk = database.claim_chunk(engine, judged, "w", 1)
+    assert chunk is not None
     with engine.begin() as conn:
         conn.execute(
             text(
@@ -255,6 +258,6 @@ def test_a_session_holding_the_previous_versions_temp_table_completes(engine: En
         )
         rows = conn.execute(
             text("SELECT accepted FROM complete_chunk(:r, 'w', CAST(:results AS jsonb))"),
-            {"r": judged, "results": f'[{{"posting_id": {claims[0].posting_id}, "claim_token": "{claims[0].claim_token}", "output": "PASS"}}]'},
+            {"r": judged, "results": f'[{{"posting_id": {chunk.claims[0].posting_id}, "claim_token": "{chunk.claim_token}", "output": "PASS"}}]'},
         ).scalars().all()  # fmt: skip
     assert rows == [True]

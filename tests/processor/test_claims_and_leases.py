@@ -5,10 +5,12 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
-from workflows import CommittedWorkflows, Step, add_postings
+from workflows import CommittedWorkflows, Step, add_postings, complete_each
 
-from turing_db import engine as sql
-from turing_db.actors import Outcome
+from turing_db import database
+from turing_db.actors import ActorSpec, Outcome
+from turing_db.database import Chunk, Claim
+from turing_db.validation import WorkflowInvalid
 
 W = 7001
 
@@ -19,7 +21,13 @@ def run_id(workflows: CommittedWorkflows, engine: Engine) -> int:
         W, [Step("t_one", entry=True), Step("t_two")], [("t_one", "*", "t_two"), ("t_two", "*", None)]
     )
     add_postings(engine, 10)
-    return sql.start_run(engine, W, "worker-a").workflow_run_id
+    return database.start_run(engine, W, "worker-a").workflow_run_id
+
+
+def claim(engine: Engine, run: int, worker: str, size: int) -> Chunk:
+    chunk = database.claim_chunk(engine, run, worker, size)
+    assert chunk is not None, "nothing to claim"
+    return chunk
 
 
 def expire_leases(engine: Engine, run: int) -> None:
@@ -43,15 +51,14 @@ def work_rows(engine: Engine, run: int) -> dict[int, tuple]:
 
 
 def test_claims_are_capped_leased_and_rendered(engine: Engine, run_id: int) -> None:
-    claims = sql.claim_chunk(engine, run_id, "worker-a", 4)
-    assert len(claims) == 4
-    assert {claim.canonical_name for claim in claims} == {"t_one"}
-    assert all(claim.prompt.startswith("Work on Job ") and claim.attempt == 1 for claim in claims)
-    assert len({claim.claim_token for claim in claims}) == 1  # one token per chunk
-    second = sql.claim_chunk(engine, run_id, "worker-b", 100)
-    assert {c.posting_id for c in second}.isdisjoint({c.posting_id for c in claims})
-    assert len(second) == 6
-    assert second[0].claim_token != claims[0].claim_token
+    chunk = claim(engine, run_id, "worker-a", 4)
+    assert len(chunk.claims) == 4 and chunk.conversation == "t_one"
+    assert (chunk.actor.actor_name, chunk.actor.actor_type) == ("test_python", "python")
+    assert all(c.prompt.startswith("Work on Job ") and c.attempt == 1 for c in chunk.claims)
+    second = claim(engine, run_id, "worker-b", 100)
+    assert {c.posting_id for c in second.claims}.isdisjoint({c.posting_id for c in chunk.claims})
+    assert len(second.claims) == 6
+    assert second.claim_token != chunk.claim_token  # one token per chunk
 
 
 def test_the_row_form_for_workers_of_the_previous_version_claims_the_same_chunk(
@@ -65,24 +72,25 @@ def test_the_row_form_for_workers_of_the_previous_version_claims_the_same_chunk(
     assert all(row.prompt.startswith("Work on Job ") for row in rows)
     assert all(row.context["posting_id"] == row.posting_id and row.context["visit"] == 1 for row in rows)
     assert rows[0].lease_expires_at is not None and rows[0].actor_type == "python"
-    claims = [sql.Claim(*row) for row in rows]
-    done = sql.complete_chunk(engine, run_id, "old-worker", [(c, Outcome(output="ok")) for c in claims])
+    chunk = Chunk(run_id, rows[0].conversation_id, rows[0].canonical_name, rows[0].claim_token,
+                  str(rows[0].lease_expires_at), ActorSpec(rows[0].actor_name, rows[0].actor_type),
+                  [Claim(row.posting_id, row.prompt, row.attempt, row.context) for row in rows])  # fmt: skip
+    done = complete_each(engine, "old-worker", chunk, Outcome(output="ok"))
     assert [(c.accepted, c.next_conversation) for c in done] == [(True, "t_two")] * 3
 
 
 def test_a_wave_runs_before_the_next_conversation(engine: Engine, run_id: int) -> None:
-    first = sql.claim_chunk(engine, run_id, "worker-a", 3)
-    sql.complete_chunk(engine, run_id, "worker-a", [(claim, Outcome(output="ok")) for claim in first])
-    nxt = sql.claim_chunk(engine, run_id, "worker-a", 100)
-    assert {claim.canonical_name for claim in nxt} == {"t_one"}  # the rest of wave t_one first
-    assert len(nxt) == 7
+    complete_each(engine, "worker-a", claim(engine, run_id, "worker-a", 3), Outcome(output="ok"))
+    nxt = claim(engine, run_id, "worker-a", 100)
+    assert nxt.conversation == "t_one"  # the rest of wave t_one first
+    assert len(nxt.claims) == 7
 
 
 def test_lease_expiry_returns_the_work(engine: Engine, run_id: int) -> None:
-    claims = sql.claim_chunk(engine, run_id, "dead-worker", 10)
+    chunk = claim(engine, run_id, "dead-worker", 10)
     expire_leases(engine, run_id)
-    again = sql.claim_chunk(engine, run_id, "worker-b", 10)  # claiming sweeps expired leases first
-    assert sorted(c.posting_id for c in again) == sorted(c.posting_id for c in claims)
+    again = claim(engine, run_id, "worker-b", 10)  # claiming sweeps expired leases first
+    assert sorted(c.posting_id for c in again.claims) == sorted(c.posting_id for c in chunk.claims)
     assert all(
         status == "claimed" and reclaims == 1 and attempt == 1
         for status, reclaims, attempt in work_rows(engine, run_id).values()
@@ -90,28 +98,29 @@ def test_lease_expiry_returns_the_work(engine: Engine, run_id: int) -> None:
 
 
 def test_stale_claim_token_is_refused(engine: Engine, run_id: int) -> None:
-    [old] = sql.claim_chunk(engine, run_id, "paused-worker", 1)
+    old = claim(engine, run_id, "paused-worker", 1)
     expire_leases(engine, run_id)
-    [new] = sql.claim_chunk(engine, run_id, "worker-b", 1)
-    assert new.posting_id == old.posting_id and new.claim_token != old.claim_token
-    [late] = sql.complete_chunk(engine, run_id, "paused-worker", [(old, Outcome(output="zombie"))])
+    new = claim(engine, run_id, "worker-b", 1)
+    assert new.claims[0].posting_id == old.claims[0].posting_id and new.claim_token != old.claim_token
+    [late] = complete_each(engine, "paused-worker", old, Outcome(output="zombie"))
     assert (late.accepted, late.state) == (False, "stale")
-    [fresh] = sql.complete_chunk(engine, run_id, "worker-b", [(new, Outcome(output="fresh"))])
+    [fresh] = complete_each(engine, "worker-b", new, Outcome(output="fresh"))
     assert fresh.accepted and fresh.next_conversation == "t_two"
     with engine.connect() as conn:
         outputs = conn.execute(
-            text("SELECT output FROM conversation_outputs WHERE posting_id = :p"), {"p": old.posting_id}
+            text("SELECT output FROM conversation_outputs WHERE posting_id = :p"),
+            {"p": old.claims[0].posting_id},
         )
         assert outputs.scalars().all() == ["fresh"]
-    [again] = sql.complete_chunk(engine, run_id, "worker-b", [(new, Outcome(output="twice"))])
+    [again] = complete_each(engine, "worker-b", new, Outcome(output="twice"))
     assert not again.accepted  # a completed claim cannot be completed twice
 
 
 def test_poison_posting_is_quarantined_after_max_reclaims(engine: Engine, run_id: int) -> None:
     for _ in range(4):  # max_reclaims is 3: the fourth expiry quarantines
-        assert sql.claim_chunk(engine, run_id, "crashing-worker", 1)
+        assert database.claim_chunk(engine, run_id, "crashing-worker", 1)
         expire_leases(engine, run_id)
-    sql.claim_chunk(engine, run_id, "worker-b", 0)  # sweeps; claims one other posting
+    database.claim_chunk(engine, run_id, "worker-b", 0)  # sweeps; claims one other posting
     rows = work_rows(engine, run_id)
     quarantined = [posting for posting, (status, _, _) in rows.items() if status == "quarantined"]
     assert len(quarantined) == 1
@@ -125,7 +134,7 @@ def test_poison_posting_is_quarantined_after_max_reclaims(engine: Engine, run_id
 
 
 def test_the_cron_sweeper_sweeps_every_run(engine: Engine, run_id: int) -> None:
-    sql.claim_chunk(engine, run_id, "dead-worker", 5)
+    claim(engine, run_id, "dead-worker", 5)
     expire_leases(engine, run_id)
     with engine.begin() as conn:
         assert conn.execute(text("SELECT sweep_expired_claims()")).scalar_one() == 5
@@ -136,31 +145,31 @@ def test_the_cron_sweeper_sweeps_every_run(engine: Engine, run_id: int) -> None:
 
 
 def test_heartbeat_extends_the_leases_it_holds(engine: Engine, run_id: int) -> None:
-    claims = sql.claim_chunk(engine, run_id, "worker-a", 3)
+    chunk = claim(engine, run_id, "worker-a", 3)
     expire_leases(engine, run_id)
-    assert sql.heartbeat(engine, run_id, "worker-a", [c.claim_token for c in claims]) == 3
-    assert sql.heartbeat(engine, run_id, "someone-else", [c.claim_token for c in claims]) == 0
-    assert sql.claim_chunk(engine, run_id, "worker-b", 10) and all(
+    assert database.heartbeat(engine, run_id, "worker-a", [chunk.claim_token]) == 3
+    assert database.heartbeat(engine, run_id, "someone-else", [chunk.claim_token]) == 0
+    assert database.claim_chunk(engine, run_id, "worker-b", 10) and all(
         reclaims == 0 for _, reclaims, _ in work_rows(engine, run_id).values()
     )
 
 
 def test_released_claims_return_without_counting_a_reclaim(engine: Engine, run_id: int) -> None:
-    claims = sql.claim_chunk(engine, run_id, "worker-a", 10)
-    assert sql.release_claims(engine, run_id, "worker-a", [c.claim_token for c in claims]) == 10
+    chunk = claim(engine, run_id, "worker-a", 10)
+    assert database.release_claims(engine, run_id, "worker-a", [chunk.claim_token]) == 10
     assert all(row == ("waiting", 0, 0) for row in work_rows(engine, run_id).values())
 
 
 def test_a_second_run_is_refused_unless_it_joins(engine: Engine, run_id: int) -> None:
     with pytest.raises(DBAPIError, match=f"already has an active run {run_id}"):
-        sql.start_run(engine, W, "worker-b")
-    joined = sql.start_run(engine, W, "worker-b", join=True)
+        database.start_run(engine, W, "worker-b")
+    joined = database.start_run(engine, W, "worker-b", join=True)
     assert (joined.workflow_run_id, joined.postings_routed) == (run_id, 0)
 
 
 def test_resume_takes_over_a_run_whose_workers_are_gone(engine: Engine, run_id: int) -> None:
-    sql.claim_chunk(engine, run_id, "worker-a", 4)
-    resumed = sql.start_run(engine, W, "worker-new", resume_run_id=run_id)
+    claim(engine, run_id, "worker-a", 4)
+    resumed = database.start_run(engine, W, "worker-new", resume_run_id=run_id)
     assert resumed.workflow_run_id == run_id and resumed.resumed
     assert sorted(status for status, _, _ in work_rows(engine, run_id).values()) == ["waiting"] * 10
 
@@ -170,8 +179,12 @@ def test_an_invalid_workflow_is_refused_before_anything_is_touched(
 ) -> None:
     workflows.build(W + 1, [Step("t_broken")], [("t_broken", "*", None)])  # no entry point
     add_postings(engine, 3)
-    with pytest.raises(DBAPIError, match=f"workflow {W + 1} is invalid"):
-        sql.start_run(engine, W + 1, "worker-a")
+    with pytest.raises(WorkflowInvalid, match=f"workflow {W + 1} is invalid") as refused:
+        database.start_run(engine, W + 1, "worker-a")
+    # the refusal carries every finding: nobody needs to validate again to show them
+    assert ("error", "entry_point_missing") in {
+        (f.severity, f.check_name) for f in refused.value.report.findings
+    }
     with engine.connect() as conn:
         assert (
             conn.execute(
@@ -188,7 +201,7 @@ def test_a_step_that_lost_its_actor_during_the_run_is_refused_before_anything_is
         conn.execute(text("UPDATE conversations SET actor_id = NULL WHERE canonical_name = 't_one'"))
     try:
         with pytest.raises(DBAPIError, match="conversation t_one has no actor since the run started"):
-            sql.claim_chunk(engine, run_id, "worker-a", 4)
+            database.claim_chunk(engine, run_id, "worker-a", 4)
     finally:
         with engine.begin() as conn:
             conn.execute(text(

@@ -4,7 +4,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 from workflows import CommittedWorkflows, add_postings
 
-from turing_db import engine as sql
+from turing_db import database
 
 
 def test_postings_enter_at_the_entry_of_their_first_missing_stage(
@@ -14,7 +14,7 @@ def test_postings_enter_at_the_entry_of_their_first_missing_stage(
     summarised = add_postings(engine, 2, summary="done")
     skilled = add_postings(engine, 1, summary="done", skills='["cooking"]')
     finished = add_postings(engine, 1, summary="done", skills="[]", score=50)
-    run = sql.start_run(engine, 3001, "w")
+    run = database.start_run(engine, 3001, "w")
     assert (run.postings_routed, run.postings_in_run) == (5, 5)
     with engine.connect() as conn:
         rows = conn.execute(

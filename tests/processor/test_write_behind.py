@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
-from workflows import CommittedWorkflows, Step, add_postings
+from workflows import CommittedWorkflows, Step, add_postings, complete_each
 
-from turing_db import engine as sql
+from turing_db import database
 from turing_db.actors import Outcome
 from turing_db.runner import WaveBatchProcessor
 
@@ -44,13 +44,13 @@ def waves(log: Path) -> list[str]:
 @pytest.fixture
 def slow_completions(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every completion takes 0.2 s longer, so the next claim surely runs while it is in flight."""
-    complete = sql.complete_chunk
+    complete = database.complete_chunk
 
     def slowly(*args, **kwargs):  # type: ignore[no-untyped-def]
         time.sleep(0.2)
         return complete(*args, **kwargs)
 
-    monkeypatch.setattr(sql, "complete_chunk", slowly)
+    monkeypatch.setattr(database, "complete_chunk", slowly)
 
 
 @pytest.mark.parametrize("first_wave", [8, 10, 30])
@@ -71,7 +71,7 @@ def test_a_failed_completion_releases_every_claim_in_hand(
 ) -> None:
     add_postings(engine, 40)
     calls = []
-    complete = sql.complete_chunk
+    complete = database.complete_chunk
 
     def second_fails(*args, **kwargs):  # type: ignore[no-untyped-def]
         calls.append(1)
@@ -79,7 +79,7 @@ def test_a_failed_completion_releases_every_claim_in_hand(
             raise RuntimeError("the completion broke")
         return complete(*args, **kwargs)
 
-    monkeypatch.setattr(sql, "complete_chunk", second_fails)
+    monkeypatch.setattr(database, "complete_chunk", second_fails)
     with pytest.raises(RuntimeError, match="the completion broke"):
         WaveBatchProcessor(W, engine=engine, chunk_size=10).run()
     with engine.connect() as conn:
@@ -100,7 +100,7 @@ def test_an_actor_that_cannot_be_built_releases_the_chunk(
     add_postings(engine, 15)
     processor = WaveBatchProcessor(W, engine=engine, chunk_size=10)
 
-    def broken(claim):  # type: ignore[no-untyped-def]
+    def broken(chunk):  # type: ignore[no-untyped-def]
         raise RuntimeError("no actor today")
 
     monkeypatch.setattr(processor, "_actor", broken)
@@ -123,12 +123,13 @@ def test_the_error_handlers_own_loop_ends(engine: Engine, workflows: CommittedWo
             "JOIN conversations c USING (conversation_id) WHERE c.conversation_type = 'error_handler' AND i.enabled"
         ))  # fmt: skip
     try:
-        run = sql.start_run(engine, W + 1, "w").workflow_run_id
-        claims = sql.claim_chunk(engine, run, "w", 1)
-        sql.complete_chunk(engine, run, "w", [(claims[0], Outcome(sentinel="[TIMEOUT]"))])  # to the handler
+        run = database.start_run(engine, W + 1, "w").workflow_run_id
+        chunk = database.claim_chunk(engine, run, "w", 1)
+        assert chunk is not None
+        complete_each(engine, "w", chunk, Outcome(sentinel="[TIMEOUT]"))  # to the handler
         handled = 0
-        while claims := sql.claim_chunk(engine, run, "w", 1):
-            [done] = sql.complete_chunk(engine, run, "w", [(claims[0], Outcome(sentinel="[TIMEOUT]"))])
+        while chunk := database.claim_chunk(engine, run, "w", 1):
+            [done] = complete_each(engine, "w", chunk, Outcome(sentinel="[TIMEOUT]"))
             handled += 1
             assert handled < 100, "the error handler loops forever"
         assert (handled, done.state) == (25, "failed")

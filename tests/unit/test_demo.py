@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from turing_db import demo_data
-from turing_db.demo import DEFAULT_COUNT, DemoPosting, generate_postings
+from turing_db.reference import demo_data
+from turing_db.reference.demo import DEFAULT_COUNT, DemoPosting, generate_postings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ALL_SKILLS = {skill for occupation in demo_data.OCCUPATIONS for skill in occupation.skills}
@@ -53,7 +53,7 @@ def test_same_arguments_give_identical_postings(postings: list[DemoPosting]) -> 
 
 def test_output_is_independent_of_hash_randomisation() -> None:
     script = (
-        "import hashlib; from turing_db.demo import generate_postings; "
+        "import hashlib; from turing_db.reference.demo import generate_postings; "
         "print(hashlib.sha256(repr(generate_postings(150, 11)).encode()).hexdigest())"
     )
     digests = set()

@@ -2,20 +2,20 @@
 
 import time
 
-from turing_db.actors import TIMEOUT, Task, build_actor
+from turing_db.actors import TIMEOUT, ActorSpec, Task, build_actor
 from turing_db.execution import execute_chunk
 
 TASKS = [Task(posting_id=i, prompt=f"p{i}", context={"posting_id": i}) for i in range(20)]
 
 
 def test_every_task_gets_its_outcome_in_order() -> None:
-    actor = build_actor("a", "python", {"callable": "sample_actors:echo"}, 5)
+    actor = build_actor(ActorSpec("a", "python", {"callable": "sample_actors:echo"}, 5))
     outcomes = execute_chunk(actor, TASKS, concurrency=4, timeout=5)
     assert [outcome.output for outcome in outcomes if outcome] == [f"p{i}" for i in range(20)]
 
 
 def test_a_python_callable_that_overruns_is_a_timeout_and_the_rest_go_on() -> None:
-    actor = build_actor("a", "python", {"callable": "sample_actors:sleepy"}, 0.2)
+    actor = build_actor(ActorSpec("a", "python", {"callable": "sample_actors:sleepy"}, 0.2))
     started = time.monotonic()
     outcomes = execute_chunk(actor, TASKS[:3], concurrency=1, timeout=0.2)
     assert [outcome.sentinel for outcome in outcomes if outcome] == [TIMEOUT] * 3
@@ -26,12 +26,12 @@ def test_a_python_callable_that_overruns_is_a_timeout_and_the_rest_go_on() -> No
 
 def test_while_waiting_is_called_with_the_unfinished_tasks() -> None:
     seen: list[list[int]] = []
-    actor = build_actor("s", "shell", {"command": ["sh", "-c", "sleep 0.3; cat"]}, 5)
+    actor = build_actor(ActorSpec("s", "shell", {"command": ["sh", "-c", "sleep 0.3; cat"]}, 5))
     execute_chunk(actor, TASKS[:2], concurrency=2, timeout=5, wait_interval=0.1, while_waiting=seen.append)
     assert seen and seen[0] == [0, 1]
 
 
 def test_stop_now_leaves_unstarted_tasks_unfinished() -> None:
-    actor = build_actor("s", "shell", {"command": ["sh", "-c", "sleep 0.2; cat"]}, 5)
+    actor = build_actor(ActorSpec("s", "shell", {"command": ["sh", "-c", "sleep 0.2; cat"]}, 5))
     outcomes = execute_chunk(actor, TASKS[:6], concurrency=1, timeout=5, stop_now=lambda: True)
     assert outcomes.count(None) >= 5

@@ -1,9 +1,9 @@
-"""The runner retries a SQL call while the database is unreachable, and only then."""
+"""The calls into the database are retried while the database is unreachable, and only then."""
 
 import pytest
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from turing_db import runner
+from turing_db import database
 
 
 def flaky(failures: int, error: Exception):  # type: ignore[no-untyped-def]
@@ -19,16 +19,16 @@ def flaky(failures: int, error: Exception):  # type: ignore[no-untyped-def]
 
 
 def test_unreachable_database_is_retried_until_it_answers(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(runner, "wait_exponential", lambda **_: lambda state: 0)
+    monkeypatch.setattr(database, "wait_exponential", lambda **_: lambda state: 0)
     call, calls = flaky(2, OperationalError("SELECT 1", {}, Exception("server closed the connection")))
-    assert runner.retrying(call, 21) == 42
+    assert database.retry_while_unreachable(call)(21) == 42
     assert len(calls) == 3
 
 
 def test_other_errors_are_not_retried() -> None:
     call, calls = flaky(1, ProgrammingError("SELECT", {}, Exception("syntax error")))
     with pytest.raises(ProgrammingError):
-        runner.retrying(call, 1)
+        database.retry_while_unreachable(call)(1)
     assert len(calls) == 1
 
 
@@ -39,7 +39,7 @@ class RolledBack(Exception):
 
 
 def test_a_transaction_rolled_back_by_a_deadlock_is_retried(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(runner, "wait_exponential", lambda **_: lambda state: 0)
+    monkeypatch.setattr(database, "wait_exponential", lambda **_: lambda state: 0)
     call, calls = flaky(1, OperationalError("SELECT complete_chunk()", {}, RolledBack("deadlock detected")))
-    assert runner.retrying(call, 5) == 10
+    assert database.retry_while_unreachable(call)(5) == 10
     assert len(calls) == 2

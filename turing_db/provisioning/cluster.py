@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import URL
 
-from turing_db.settings import PROJECT_DIR
+from turing_db.paths import PROJECT_DIR
 
 DATABASE = "turing"
 SUPERUSER = "turing"
@@ -197,19 +197,13 @@ class EmbeddedCluster:
             _write_as_server(main_conf, main_conf.read_text() + f"\n{include}\n")
 
     def _create_database(self, bindir: Path) -> None:
-        probe = subprocess.run(
-            [str(bindir / "psql"), "-h", str(self.socket_dir), "-p", str(PORT), "-U", SUPERUSER,
-             "-d", "postgres", "-tAc", "SELECT 1 FROM pg_database WHERE datname = 'turing'"],
+        """createdb, unless the database exists already."""
+        created = subprocess.run(
+            [str(bindir / "createdb"), "-h", str(self.socket_dir), "-p", str(PORT), "-U", SUPERUSER, DATABASE],
             capture_output=True, text=True,
         )  # fmt: skip
-        if probe.returncode != 0:
-            raise ClusterError(f"cannot connect to the embedded cluster: {probe.stderr.strip()}")
-        if probe.stdout.strip() != "1":
-            subprocess.run(
-                [str(bindir / "createdb"), "-h", str(self.socket_dir), "-p", str(PORT), "-U", SUPERUSER,
-                 DATABASE],
-                check=True,
-            )  # fmt: skip
+        if created.returncode != 0 and "already exists" not in created.stderr:
+            raise ClusterError(f"cannot create database {DATABASE}: {created.stderr.strip()}")
 
     def _pg_ctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         argv = as_server_user([str(postgres_bindir() / "pg_ctl"), "-D", str(self.data_dir), *args])

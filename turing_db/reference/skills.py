@@ -20,7 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from turing_db.offline import sections
+from turing_db.reference.offline import sections
 
 PREFIX_WORDS = 6  # the longest phrase matched by prefix
 LEADING_WORDS = 12  # the words of an entry that fuzzy matching looks at

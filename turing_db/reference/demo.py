@@ -11,7 +11,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from turing_db import demo_data as data
+from turing_db.reference import demo_data as data
 
 DEFAULT_COUNT = 2000
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import Connection
 
-from turing_db.settings import PROJECT_DIR
+from turing_db.paths import PROJECT_DIR
 
 PROCEDURES_DIR = PROJECT_DIR / "procedures"
 FROZEN_DIR = PROJECT_DIR / "alembic" / "frozen"

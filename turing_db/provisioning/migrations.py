@@ -14,7 +14,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-from turing_db.settings import PROJECT_DIR
+from turing_db.paths import PROJECT_DIR
 
 
 class MigrationFailed(Exception):

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import threading
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
+from turing_db import database
 from turing_db.settings import Settings, load_settings
 
 
@@ -55,8 +56,7 @@ def dispose_engine() -> None:
 def check_connection(engine: Engine, settings: Settings) -> None:
     """Fail with a readable message when the database cannot be reached."""
     try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+        database.ping(engine)
     except OperationalError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "connection failed"
         hint = (

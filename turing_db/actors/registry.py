@@ -1,0 +1,42 @@
+"""The actor types this version can build, by `actors.actor_type`.
+
+A new type registers its builder in `BUILDERS`; the runner does not change. An actor that cannot be
+built (an unknown type, a config its builder refuses) becomes an `UnavailableActor`, so its postings
+fail with the reason and go through the workflow's error branches instead of stopping the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from turing_db.actors.base import ERROR, Actor, ActorConfigError, ActorSpec, Outcome, Task
+from turing_db.actors.python import PythonActor
+from turing_db.actors.shell import ShellActor
+
+BUILDERS: dict[str, Callable[[ActorSpec], Actor]] = {
+    "python": PythonActor,
+    "shell": ShellActor,
+}
+
+
+class UnavailableActor:
+    """Stands in for an actor that cannot be built: every task fails with the reason."""
+
+    def __init__(self, name: str, reason: str):
+        self.name = name
+        self.reason = reason
+
+    def execute(self, task: Task) -> Outcome:
+        return Outcome(sentinel=ERROR, error_kind="actor_unavailable", error_message=self.reason)
+
+
+def build_actor(spec: ActorSpec) -> Actor:
+    builder = BUILDERS.get(spec.actor_type)
+    if builder is None:
+        return UnavailableActor(
+            spec.actor_name, f"actor type {spec.actor_type!r} is not available in this version"
+        )
+    try:
+        return builder(spec)
+    except ActorConfigError as exc:
+        return UnavailableActor(spec.actor_name, str(exc))

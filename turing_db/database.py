@@ -1,0 +1,405 @@
+"""The calls into the database: every statement the package runs, one Python function each.
+
+Starting a run, claiming a wave chunk, completing it, heartbeats, releasing claims, validating,
+importing postings and the reports are SQL functions and views (procedures/); this module calls them
+with bound parameters, each in its own short transaction, and shapes their rows. It decides nothing.
+The calls a running worker repeats are retried here while the database is unreachable
+(`retry_while_unreachable`), so the runner never wraps a call. Only the provisioning tools, which run
+procedures/ files and read the catalog for the schema file, run SQL elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+from turing_db.actors import ActorSpec, Outcome, Task
+from turing_db.logs import get_logger
+from turing_db.validation import Finding, ValidationReport, WorkflowInvalid
+
+log = get_logger(__name__)
+
+RETRY_ATTEMPTS = 6
+WORKFLOW_INVALID = "TD001"  # the SQLSTATE start_run() refuses an invalid workflow with
+CRON_JOBS = ("refresh-actor-performance", "sweep-expired-claims")
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+# -- the retry policy --------------------------------------------------------------------------------
+
+
+def database_unreachable(error: BaseException) -> bool:
+    """A lost or refused connection, or a transaction the database rolled back to resolve a conflict
+    (deadlock, serialization failure: SQLSTATE class 40), as opposed to an error it reported."""
+    if not isinstance(error, OperationalError):
+        return False
+    code = getattr(error.orig, "pgcode", None)
+    return error.connection_invalidated or code is None or code.startswith("40")
+
+
+def retry_while_unreachable(call: Callable[P, T]) -> Callable[P, T]:
+    """Retry `call` with exponential backoff while the database is unreachable (a restart, a blip).
+
+    Safe for every call a worker makes: a completion whose commit went through before the connection
+    broke is refused as stale on the retry, a lost claim returns when its lease ends, and a
+    rolled-back transaction changed nothing. An error the database reports is raised at once.
+    """
+
+    @wraps(call)
+    def retried(*args: P.args, **kwargs: P.kwargs) -> T:
+        for attempt in Retrying(
+            retry=retry_if_exception(database_unreachable),
+            stop=stop_after_attempt(RETRY_ATTEMPTS),
+            wait=wait_exponential(multiplier=0.5, max=8),
+            before_sleep=lambda state: log.warning(
+                "database unreachable, retrying", call=call.__name__, attempt=state.attempt_number
+            ),  # fmt: skip
+            reraise=True,
+        ):
+            with attempt:
+                return call(*args, **kwargs)
+        raise AssertionError("unreachable")  # Retrying either returns or re-raises
+
+    return retried
+
+
+# -- what the calls return ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunStart:
+    workflow_run_id: int
+    resumed: bool
+    postings_routed: int
+    postings_in_run: int
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One posting of a chunk: its rendered prompt, its claim attempt and the context actors see."""
+
+    posting_id: int
+    prompt: str
+    attempt: int
+    context: dict[str, Any]
+
+    def task(self) -> Task:
+        """What the actor is given."""
+        return Task(self.posting_id, self.prompt, self.context)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Postings of one wave claimed together: one conversation, one actor, one claim token and lease."""
+
+    workflow_run_id: int
+    conversation_id: int
+    conversation: str
+    claim_token: uuid.UUID
+    lease_expires_at: str
+    actor: ActorSpec
+    claims: list[Claim]
+
+    @classmethod
+    def from_json(cls, chunk: dict[str, Any]) -> Chunk:
+        """The document claim_chunk_v2() returns."""
+        actor = chunk["actor"]
+        return cls(
+            workflow_run_id=chunk["workflow_run_id"],
+            conversation_id=chunk["conversation_id"],
+            conversation=chunk["conversation"],
+            claim_token=uuid.UUID(chunk["claim_token"]),
+            lease_expires_at=chunk["lease_expires_at"],
+            actor=ActorSpec(
+                actor_id=actor["actor_id"],
+                actor_name=actor["actor_name"],
+                actor_type=actor["actor_type"],
+                config=actor["config"] or {},
+                timeout_seconds=float(actor["timeout_seconds"]),
+                max_concurrency=actor["max_concurrency"],
+            ),
+            claims=[
+                Claim(posting["posting_id"], posting["prompt"], posting["attempt"], posting["context"])
+                for posting in chunk["postings"]
+            ],
+        )
+
+
+@dataclass(frozen=True)
+class Completion:
+    posting_id: int
+    accepted: bool
+    state: str | None
+    next_conversation: str | None
+    note: str | None
+
+
+@dataclass(frozen=True)
+class Progress:
+    waiting: int
+    claimed: int
+    done: int
+    failed: int
+    quarantined: int
+
+    @property
+    def finished(self) -> int:
+        return self.done + self.failed + self.quarantined
+
+    @property
+    def total(self) -> int:
+        return self.waiting + self.claimed + self.finished
+
+
+@dataclass(frozen=True)
+class RunOverview:
+    """A run as `run_overview` shows it."""
+
+    workflow_run_id: int
+    workflow_id: int
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    progress: Progress
+
+
+@dataclass(frozen=True)
+class HealthFacts:
+    """What `turing health` judges: the server, pg_cron's preload and extension, the migration
+    revision, and the state of our cron jobs by name (schedule, active, last run)."""
+
+    server_version: str
+    database: str
+    cron_database: str | None
+    has_pg_cron: bool
+    revision: str | None
+    cron_jobs: dict[str, tuple[str, bool, str | None]]
+
+
+# -- a run: start, claim, complete, heartbeat, release, stop -----------------------------------------
+
+
+def start_run(
+    engine: Engine,
+    workflow_id: int,
+    worker: str,
+    *,
+    join: bool = False,
+    resume_run_id: int | None = None,
+    posting_limit: int | None = None,
+) -> RunStart:
+    """Open, resume or join the workflow's run; raise WorkflowInvalid (with every finding) when the
+    workflow has errors. Not retried: a start that fails is reported at once."""
+    try:
+        with engine.begin() as conn:
+            row = conn.execute(
+                text("SELECT * FROM start_run(:workflow, :worker, :join, :resume, :limit)"),
+                {"workflow": workflow_id, "worker": worker, "join": join, "resume": resume_run_id,
+                 "limit": posting_limit},
+            ).one()  # fmt: skip
+    except DBAPIError as error:
+        diag = getattr(error.orig, "diag", None)
+        if getattr(error.orig, "pgcode", None) == WORKFLOW_INVALID and diag is not None:
+            findings = tuple(Finding(**finding) for finding in json.loads(diag.message_detail))
+            raise WorkflowInvalid(ValidationReport(workflow_id, findings)) from None
+        raise
+    return RunStart(*row)
+
+
+@retry_while_unreachable
+def claim_chunk(
+    engine: Engine, run_id: int, worker: str, max_postings: int, wave_in_flight: int | None = None
+) -> Chunk | None:
+    """The next chunk of the current wave. None when nothing is left to claim, or when the wave is
+    not `wave_in_flight` (the conversation of a completion still being written)."""
+    with engine.begin() as conn:
+        chunk = conn.execute(
+            text("SELECT claim_chunk_v2(:run, :worker, :size, :in_flight)"),
+            {"run": run_id, "worker": worker, "size": max_postings, "in_flight": wave_in_flight},
+        ).scalar_one()
+    return None if chunk is None else Chunk.from_json(chunk)
+
+
+@retry_while_unreachable
+def complete_chunk(
+    engine: Engine, worker: str, chunk: Chunk, results: Sequence[tuple[Claim, Outcome]]
+) -> list[Completion]:
+    """Hand results of `chunk` back; one Completion per posting (accepted False: a stale claim)."""
+    token = str(chunk.claim_token)
+    payload = [
+        {key: value for key, value in _result(token, claim, outcome).items() if value is not None}
+        for claim, outcome in results
+    ]
+    with engine.begin() as conn:
+        rows = conn.execute(
+            text("SELECT * FROM complete_chunk(:run, :worker, CAST(:results AS jsonb))"),
+            {"run": chunk.workflow_run_id, "worker": worker, "results": json.dumps(payload)},
+        ).all()
+    return [Completion(*row) for row in rows]
+
+
+def _result(token: str, claim: Claim, outcome: Outcome) -> dict[str, Any]:
+    """One result as complete_chunk() reads it (keys left out are NULL)."""
+    return {
+        "posting_id": claim.posting_id,
+        "claim_token": token,
+        "output": outcome.output,
+        "sentinel": outcome.sentinel,
+        "latency_ms": round(outcome.latency_ms, 3),
+        "prompt_tokens": outcome.prompt_tokens,
+        "completion_tokens": outcome.completion_tokens,
+        "error_kind": outcome.error_kind,
+        "error_message": outcome.error_message,
+    }
+
+
+@retry_while_unreachable
+def heartbeat(engine: Engine, run_id: int, worker: str, tokens: Sequence[uuid.UUID]) -> int:
+    """Extend the leases of these claims; how many were still live."""
+    return int(
+        _call(engine, "SELECT heartbeat(:run, :worker, CAST(:tokens AS uuid[]))", run_id, worker, tokens)
+    )
+
+
+@retry_while_unreachable
+def release_claims(engine: Engine, run_id: int, worker: str, tokens: Sequence[uuid.UUID]) -> int:
+    """Hand these claims back without counting a reclaim; how many postings were released."""
+    return int(
+        _call(engine, "SELECT release_claims(:run, :worker, CAST(:tokens AS uuid[]))", run_id, worker, tokens)
+    )
+
+
+@retry_while_unreachable
+def stop_worker(engine: Engine, run_id: int, worker: str) -> str:
+    """Leave the run; the run's status afterwards."""
+    return str(_call(engine, "SELECT stop_worker(:run, :worker)", run_id, worker))
+
+
+def _call(engine: Engine, statement: str, run_id: int, worker: str, tokens: Sequence[uuid.UUID] = ()) -> Any:
+    """One call of a SQL function of a run and worker, in its own transaction."""
+    with engine.begin() as conn:
+        params = {"run": run_id, "worker": worker, "tokens": [str(token) for token in tokens]}
+        return conn.execute(text(statement), params).scalar_one()
+
+
+@retry_while_unreachable
+def run_progress(engine: Engine, run_id: int) -> Progress:
+    with engine.connect() as conn:
+        return Progress(*conn.execute(text("SELECT * FROM run_progress(:run)"), {"run": run_id}).one())
+
+
+@retry_while_unreachable
+def run_summary(engine: Engine, run_id: int) -> list[dict[str, Any]]:
+    """Per conversation of the run: postings completed, ended, failed, quarantined; calls and latency."""
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT * FROM run_summary(:run)"), {"run": run_id}).mappings().all()
+    return [dict(row) for row in rows]
+
+
+def refresh_performance_views(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("SELECT refresh_performance_views()"))
+
+
+# -- validation ----------------------------------------------------------------------------------------
+
+
+def validate_workflow(connection: Connection | Engine, workflow_id: int) -> ValidationReport:
+    """Every finding of validate_workflow(workflow_id)."""
+    if isinstance(connection, Engine):
+        with connection.connect() as conn:
+            return validate_workflow(conn, workflow_id)
+    rows = connection.execute(
+        text("SELECT severity, check_name, conversation, message FROM validate_workflow(:workflow_id)"),
+        {"workflow_id": workflow_id},
+    )
+    return ValidationReport(workflow_id, tuple(Finding(*row) for row in rows))
+
+
+# -- postings --------------------------------------------------------------------------------------------
+
+
+def insert_postings(
+    engine: Engine, batches: Iterable[list[dict[str, Any]]]
+) -> list[tuple[int, int | None, int | None]]:
+    """Insert validated rows (each with its `line`) in one transaction, a batch per insert_postings()
+    call; (line, posting_id or None for a duplicate, the stored posting it duplicates)."""
+    outcome: list[tuple[int, int | None, int | None]] = []
+    with engine.begin() as conn:
+        for batch in batches:
+            rows = conn.execute(
+                text("SELECT * FROM insert_postings(CAST(:rows AS jsonb))"), {"rows": json.dumps(batch)}
+            )
+            outcome.extend((line, posting_id, existing) for line, posting_id, existing in rows)
+        if any(posting_id is not None for _, posting_id, _ in outcome):
+            conn.execute(text("ANALYZE public.postings"))  # fresh rows have no statistics: plan with them
+    return outcome
+
+
+def posting_counts(engine: Engine) -> dict[str, int]:
+    """Postings in all, complete, quarantined, disabled and pending, as posting_counts() counts them."""
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT * FROM posting_counts()")).mappings().one()
+    return {key: int(value) for key, value in row.items()}
+
+
+# -- reports -----------------------------------------------------------------------------------------------
+
+
+def latest_runs(engine: Engine, limit: int = 10) -> list[RunOverview]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT * FROM run_overview ORDER BY workflow_run_id DESC LIMIT :limit"), {"limit": limit}
+        ).all()
+    return [
+        RunOverview(row.workflow_run_id, row.workflow_id, row.status, row.started_at, row.finished_at,
+                    Progress(row.waiting, row.claimed, row.done, row.failed, row.quarantined))
+        for row in rows
+    ]  # fmt: skip
+
+
+def health_facts(engine: Engine) -> HealthFacts:
+    """Read what `turing health` checks; works on a database that is not migrated yet."""
+    with engine.connect() as conn:
+        version = conn.execute(text("SHOW server_version")).scalar_one()
+        cron_database, database = conn.execute(
+            text("SELECT current_setting('cron.database_name', true), current_database()")
+        ).one()
+        has_cron = conn.execute(text("SELECT 1 FROM pg_extension WHERE extname = 'pg_cron'")).first()
+        revision = None
+        if conn.execute(text("SELECT to_regclass('public.alembic_version')")).scalar() is not None:
+            revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        jobs: dict[str, tuple[str, bool, str | None]] = {}
+        if has_cron:
+            rows = conn.execute(
+                text(
+                    """
+                    SELECT job.jobname, job.schedule, job.active,
+                           (SELECT status || ' at ' || date_trunc('second', end_time)
+                              FROM cron.job_run_details AS detail
+                             WHERE detail.jobid = job.jobid
+                             ORDER BY detail.runid DESC LIMIT 1)
+                      FROM cron.job AS job WHERE job.jobname = ANY(:names)
+                    """
+                ),
+                {"names": list(CRON_JOBS)},
+            )
+            jobs = {name: (schedule, active, last) for name, schedule, active, last in rows}
+    return HealthFacts(str(version), str(database), cron_database, bool(has_cron), revision, jobs)
+
+
+def ping(engine: Engine) -> None:
+    """One round trip; raises OperationalError when the database cannot be reached."""
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
