@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from dataclasses import is_dataclass
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,35 @@ def test_output_is_independent_of_hash_randomisation() -> None:
         digests.add(result.stdout.strip())
     expected = hashlib.sha256(repr(generate_postings(150, 11)).encode()).hexdigest()
     assert digests == {expected}
+
+
+def test_generator_output_is_pinned() -> None:
+    # The vocabulary moved from Python literals to turing_db/reference/data/*.json; this pin proves the move
+    # changed nothing. A deliberate change of the vocabulary (or of the generator) updates the pin.
+    pins = {
+        (2000, 3001): "602af1aa256816ba27de325cd06b2f29007ae2295c67e5eb4941253258ce09a5",
+        (150, 11): "1f3ab6f5a7214e9de6cd4644eb0ff19277ce360329fee6cbd805770b0604af1c",
+    }
+    for (count, seed), digest in pins.items():
+        assert hashlib.sha256(repr(generate_postings(count, seed)).encode()).hexdigest() == digest
+
+
+def test_vocabulary_keeps_immutable_types() -> None:
+    # The loader must rebuild tuples (not JSON lists): the generator concatenates and samples them.
+    for name in dir(demo_data):
+        value = getattr(demo_data, name)
+        if name.isupper() and not isinstance(value, dict):
+            assert isinstance(value, tuple), name
+            assert all(isinstance(item, str) or is_dataclass(item) for item in value), name
+    for occupation in demo_data.OCCUPATIONS:
+        for field in ("titles", "responsibilities", "skills", "nice_to_have"):
+            assert isinstance(getattr(occupation, field), tuple), (occupation.key, field)
+        assert isinstance(occupation.remote_ok, bool) and isinstance(occupation.salary_k, int)
+    for sector in demo_data.SECTORS.values():
+        assert all(isinstance(getattr(sector, f), tuple) for f in ("company_words", "kinds", "focus"))
+    assert all(isinstance(suffixes, tuple) for suffixes in demo_data.LEGAL_SUFFIXES.values())
+    for symbol, factor in demo_data.CURRENCIES.values():
+        assert isinstance(symbol, str) and isinstance(factor, float)
 
 
 def test_different_seed_changes_output() -> None:
