@@ -150,3 +150,15 @@ def test_run_refuses_an_invalid_workflow_before_touching_postings(
     assert "entry_point_missing" in result.stdout and "no posting was touched" in result.stdout
     with clean_data.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM workflow_runs")).scalar() == 0
+
+
+def test_psql_passes_its_arguments_to_psql(turing_env: dict[str, str], tmp_path: Path) -> None:
+    result = turing(turing_env, "psql", "-X", "-A", "-t", "-c", "SELECT validate_workflow(3001)")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith('(ok,valid,,"workflow 3001 (')
+    script = tmp_path / "count.sql"
+    script.write_text("SELECT count(*) FROM workflow_conversations WHERE workflow_id = 3001;\n")
+    counted = turing(turing_env, "psql", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-f", str(script))
+    assert (counted.returncode, counted.stdout.strip()) == (0, "7")
+    failed = turing(turing_env, "psql", "-X", "-v", "ON_ERROR_STOP=1", "-c", "SELECT no_such_function()")
+    assert failed.returncode != 0 and "no_such_function" in failed.stderr  # psql's own exit status
