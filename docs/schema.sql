@@ -6,6 +6,8 @@
 -- tests/integration/test_procedures_match_migrations.py compares those with the migrations already.
 -- Sorted by name, but columns keep their table order. Left out: objects that belong to extensions,
 -- owners, grants, OIDs, versions, and the indexes of PRIMARY KEY / UNIQUE / EXCLUDE constraints.
+-- Written on PostgreSQL 15 (the version the project supports): pg_get_*def() text can differ between
+-- major versions, so regenerate it, rather than trust a diff, after a major upgrade.
 -- alembic revision: 0007
 
 -- extensions
@@ -399,15 +401,21 @@ FUNCTION posting_dedup_key(text,text)
 FUNCTION posting_entry_points(integer)
     ARGUMENTS p_workflow_id integer
     RETURNS TABLE(posting_id bigint, entry_stage text, entry_conversation_id integer)
+    LANGUAGE plpgsql STABLE PARALLEL UNSAFE
+    SET search_path=pg_catalog, public, pg_temp
+    BODY md5 6a8df17074541321611bcf21d35c4255;
+
+FUNCTION posting_stage_expressions()
+    RETURNS TABLE(missing_stage text, pending text)
     LANGUAGE sql STABLE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 fc221bd86cc3883b205bb991100b3fa2;
+    BODY md5 7df1301cd436140af29599f4ee832759;
 
 FUNCTION posting_stages()
     RETURNS TABLE(posting_id bigint, missing_stage text, enabled boolean, quarantined boolean, pending boolean)
     LANGUAGE plpgsql STABLE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 c5bb2dddf0dc47843363a4af7193bda0;
+    BODY md5 c1d52fbbbd9357622d6f894aa82b468e;
 
 FUNCTION prompt_expression(text)
     ARGUMENTS p_template text
@@ -455,7 +463,7 @@ FUNCTION start_run(integer,text,boolean,bigint,integer)
     RETURNS TABLE(workflow_run_id bigint, resumed boolean, postings_routed integer, postings_in_run integer)
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 ff745a860caf4df1337dedd73a49e1e7;
+    BODY md5 06fdae32c58becbe4ab5a2a66d28a5d2;
 
 FUNCTION stop_worker(bigint,text)
     ARGUMENTS p_run_id bigint, p_worker text

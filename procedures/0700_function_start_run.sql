@@ -83,7 +83,11 @@ BEGIN
                AS finding (severity, check_name, conversation, message, position)
          WHERE finding.severity <> 'ok';
         IF errors > 0 THEN
-            RAISE EXCEPTION 'workflow % is invalid (% error(s)): nothing was run', p_workflow_id, errors
+            RAISE EXCEPTION 'workflow % is invalid (% error(s), first %): nothing was run', p_workflow_id, errors,
+                            (SELECT format('%s [%s]: %s', first.value ->> 'check_name',
+                                           coalesce(first.value ->> 'conversation', '-'), first.value ->> 'message')
+                               FROM json_array_elements(findings) AS first
+                              WHERE first.value ->> 'severity' = 'error' LIMIT 1)
                 USING DETAIL = findings::text,
                       HINT = format('SELECT * FROM validate_workflow(%s) lists the findings', p_workflow_id),
                       ERRCODE = 'TD001';

@@ -1,11 +1,11 @@
 -- complete_chunk(run_id, worker, results): hand a chunk's results back, in one transaction.
 -- results is a JSON array of {posting_id, claim_token, output, sentinel, latency_ms, prompt_tokens,
--- completion_tokens, error_kind, error_message}; sentinel is NULL for a success or the engine's outcome
--- ('[ERROR]', '[TIMEOUT]', '[FAILED]', '[CIRCUIT_OPEN]'). For each result whose claim is still live:
+-- completion_tokens, error_kind, error_message}; sentinel is NULL for a success or one of the
+-- engine's outcomes that engine_sentinels() lists. For each result whose claim is still live:
 --   1. a conversation that saves a stage writes its output to the posting's column (an output the
 --      column refuses turns into '[FAILED]');
---   2. the first branch that matches the outcome (branch_matches(), by branch_priority, then
---      instruction_step_id; this function is the one place that chooses) picks the next
+--   2. the first branch that matches the outcome (branch_matches(), lowest branch_priority first,
+--      then lowest instruction_step_id; this function is the one place that chooses) picks the next
 --      conversation; a branch into a conversation whose max_visits is spent (25 when not set, so no
 --      loop runs forever; a step's branch into the error handler has no limit, the handler's own
 --      branches have 25) turns the outcome into '[LOOP_LIMIT]', matched again; an outcome no branch

@@ -195,7 +195,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     _, engine = _connect()
-    with run_display() as on_progress:  # the processor validates first: WorkflowInvalid is handled in main()
+    with (
+        run_display() as on_progress
+    ):  # start_run() refuses an invalid workflow: main() prints WorkflowInvalid
         processor = WaveBatchProcessor(
             args.workflow,
             workers=args.workers,

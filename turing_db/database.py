@@ -272,12 +272,15 @@ def heartbeat(engine: Engine, run_id: int, worker: str, tokens: Sequence[uuid.UU
     )
 
 
-@retry_while_unreachable
-def release_claims(engine: Engine, run_id: int, worker: str, tokens: Sequence[uuid.UUID]) -> int:
-    """Hand these claims back without counting a reclaim; how many postings were released."""
+def release_claims_once(engine: Engine, run_id: int, worker: str, tokens: Sequence[uuid.UUID]) -> int:
+    """Hand these claims back without counting a reclaim; how many postings were released. One
+    attempt: on the way out of a failure, waiting for the database would only delay the error."""
     return int(
         _call(engine, "SELECT release_claims(:run, :worker, CAST(:tokens AS uuid[]))", run_id, worker, tokens)
     )
+
+
+release_claims = retry_while_unreachable(release_claims_once)
 
 
 @retry_while_unreachable
@@ -345,6 +348,11 @@ def insert_postings(
         if any(posting_id is not None for _, posting_id, _ in outcome):
             conn.execute(text("ANALYZE public.postings"))  # fresh rows have no statistics: plan with them
     return outcome
+
+
+def count_postings(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text("SELECT count(*) FROM public.postings")).scalar_one())
 
 
 def posting_counts(engine: Engine) -> dict[str, int]:

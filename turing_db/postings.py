@@ -177,4 +177,4 @@ def load_demo(engine: Engine, count: int = DEFAULT_COUNT, seed: int = 3001) -> I
 
 
 def count_postings(engine: Engine) -> int:
-    return database.posting_counts(engine)["total"]
+    return database.count_postings(engine)

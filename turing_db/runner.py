@@ -258,7 +258,7 @@ class WaveBatchProcessor:
     def _release_quietly(self, run_id: int, worker: str, tokens: list[uuid.UUID]) -> None:
         """Release claims on the way out of a failure; if that fails too, their leases will expire."""
         try:
-            database.release_claims(self.engine, run_id, worker, tokens)
+            database.release_claims_once(self.engine, run_id, worker, tokens)
         except Exception as error:  # the failure being raised matters more than this one
             log.warning("could not release claims; they return when their leases expire",
                         run_id=run_id, error=str(error))  # fmt: skip
@@ -288,7 +288,7 @@ class WaveBatchProcessor:
             concurrency=chunk.actor.max_concurrency or DEFAULT_ACTOR_CONCURRENCY,
             timeout=chunk.actor.timeout_seconds,
             wait_interval=self.heartbeat_seconds,
-            while_waiting=lambda unfinished: database.heartbeat(
+            while_waiting=lambda _unfinished: database.heartbeat(
                 self.engine, chunk.workflow_run_id, worker, [chunk.claim_token]
             ),
             stop_now=self._abandon.is_set,

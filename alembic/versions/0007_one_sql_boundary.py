@@ -1,6 +1,6 @@
 """one definition of each thing: the engine's sentinels listed once (engine_sentinels), "pending"
-defined once (posting_stages, used by routing and posting_counts), the reports as SQL (run_overview),
-posting imports as a SQL function (insert_postings), an invalid workflow refused with its own
+defined once (posting_stage_expressions, compiled into routing and posting_stages), the reports
+as SQL (run_overview), posting imports as a SQL function (insert_postings), an invalid workflow refused with its own
 SQLSTATE and its findings (start_run), and workflow 3001's actors moved to turing_db.reference
 
 Revision ID: 0007
@@ -42,8 +42,13 @@ def upgrade() -> None:
     )
     install(
         connection,
+        "0185_function_posting_stage_expressions.sql",
+        "f7acd8db3ac1cfbb950d48884a084c0d57f6055898b4d28397b05088e8069955",
+    )
+    install(
+        connection,
         "0190_function_posting_stages.sql",
-        "2a2832fcf646a48c2941e2419c947c99b8dbdd82a48f0b7c8b8e887f0d1aa045",
+        "55cf2dda5cdf378ea2fa2a761764529be38da826f271edcc7d35410a7196ca23",
     )
     install(
         connection,
@@ -53,7 +58,7 @@ def upgrade() -> None:
     install(
         connection,
         "0316_function_posting_entry_points.sql",
-        "678df52085edf3430a3cfec3c74a0856868d358e3aaf503864cc84fca039d776",
+        "36539d0478642fa1991f594b9e64b1735bbd4661e043b5ad383fc9bab840cd66",
     )
     install(
         connection,
@@ -78,7 +83,12 @@ def upgrade() -> None:
     install(
         connection,
         "0700_function_start_run.sql",
-        "4f907dff21f13cdc8e4563e7db7b43750246f2807f5c9b739273edcb1b5e291d",
+        "e11194ad25c57cc8c5c3ea600cfa2f90560700aceadfb3c4a9a68b28613fbe95",
+    )
+    install(
+        connection,
+        "0730_function_complete_chunk.sql",
+        "cb96464254452aa4fa8f642c94b3c87c0eb5fa5b72b6276d201bd3f9e96bf498",
     )
     install(
         connection,
@@ -99,7 +109,7 @@ def downgrade() -> None:
     install(
         connection,
         "0200_function_posting_entry_points.sql",
-        "e4502b0d6cfe4a62843aacce0e235853d04d5a4aced60e9b23c95cd1ce2a4fc0",
+        "6a808395f227684399435e2b6ffa4c1b88c87ddbbe6a46a840c8cfdfa573f2ae",
     )
     install(
         connection,
@@ -126,12 +136,18 @@ def downgrade() -> None:
         "0700_function_start_run.sql",
         "9989fec553757b9dfe1252a0d709580ddfaaea4646bd26774c60c0176de1125d",
     )
+    install(
+        connection,
+        "0730_function_complete_chunk.sql",
+        "11cf6128af54b16249dc8bc0be3b3ebcce48d33a84e13c839bcdcd6b2d4a1d79",
+    )
     execute_script(
         connection,
         """
         DROP FUNCTION public.insert_postings(jsonb);
         DROP FUNCTION public.posting_counts();
         DROP FUNCTION public.posting_stages();
+        DROP FUNCTION public.posting_stage_expressions();
         DROP FUNCTION public.engine_sentinels();
         """,
     )

@@ -1,9 +1,10 @@
 """Migrations: one head, up/down/up leaves the same database, pg_cron job provisioned, clear errors."""
 
 import pytest
+from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import URL, Engine
+from sqlalchemy.engine import URL, Connection, Engine
 
 from turing_db.provisioning import migrations
 
@@ -66,6 +67,44 @@ def test_downgrade_base_removes_everything_and_upgrade_restores_it(engine: Engin
             ).scalar()
             == 7
         )
+
+
+def definitions(conn: Connection) -> dict[str, object]:
+    """What each object is, not only its name: function and view definitions, cron jobs, actor rows."""
+    return {
+        "functions": dict(conn.execute(text(
+            "SELECT p.oid::regprocedure::text, md5(pg_get_functiondef(p.oid)) FROM pg_proc p "
+            "WHERE p.pronamespace = 'public'::regnamespace "
+            "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')"
+        )).all()),
+        "views": dict(conn.execute(text(
+            "SELECT relname, pg_get_viewdef(oid) FROM pg_class "
+            "WHERE relkind IN ('v', 'm') AND relnamespace = 'public'::regnamespace"
+        )).all()),
+        "jobs": dict(conn.execute(text("SELECT jobname, schedule || ' ' || command FROM cron.job")).all()),
+        "actors": dict(conn.execute(text("SELECT actor_name, config::text FROM actors")).all()),
+    }  # fmt: skip
+
+
+def test_each_downgrade_restores_what_the_upgrade_to_that_revision_built(engine: Engine) -> None:
+    """Up to N, and head then down to N, give the same definitions, for every revision N."""
+    script = ScriptDirectory.from_config(migrations.alembic_config())
+    revisions = [revision.revision for revision in reversed(list(script.walk_revisions()))]
+    config = migrations.alembic_config()
+    with engine.connect() as conn:
+        transaction = conn.begin()  # rolled back: the session database stays at head
+        config.attributes["connection"] = conn
+        try:
+            command.downgrade(config, "base")
+            built = {}
+            for revision in revisions:
+                command.upgrade(config, revision)
+                built[revision] = definitions(conn)
+            for revision in reversed(revisions[:-1]):
+                command.downgrade(config, revision)
+                assert definitions(conn) == built[revision], f"downgrading to {revision} differs"
+        finally:
+            transaction.rollback()
 
 
 def test_upgrade_again_at_head_changes_nothing(engine: Engine) -> None:

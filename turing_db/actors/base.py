@@ -2,7 +2,7 @@
 
 An actor executes one conversation for one posting: prompt in, output (or an error sentinel) out. It
 never raises: every failure becomes an `Outcome` whose sentinel the branches in SQL route. The
-sentinels are listed once in SQL (the view `engine_sentinels`); `SENTINELS` is tested equal to it.
+sentinels are listed once in SQL (the function `engine_sentinels()`); `SENTINELS` is tested equal to it.
 """
 
 from __future__ import annotations

@@ -189,7 +189,11 @@ class EmbeddedCluster:
         lines.append(f"unix_socket_directories = '{self.socket_dir}'")
         lines.append(f"port = {PORT}")
         conf = self.data_dir / "turing.conf"
-        text = "# written by turing_db.cluster; edit SERVER_SETTINGS instead\n" + "\n".join(lines) + "\n"
+        text = (
+            "# written by turing_db.provisioning.cluster; edit SERVER_SETTINGS instead\n"
+            + "\n".join(lines)
+            + "\n"
+        )
         _write_as_server(conf, text)
         main_conf = self.data_dir / "postgresql.conf"
         include = "include_if_exists = 'turing.conf'"

@@ -39,6 +39,8 @@ HEADER = """\
 -- tests/integration/test_procedures_match_migrations.py compares those with the migrations already.
 -- Sorted by name, but columns keep their table order. Left out: objects that belong to extensions,
 -- owners, grants, OIDs, versions, and the indexes of PRIMARY KEY / UNIQUE / EXCLUDE constraints.
+-- Written on PostgreSQL 15 (the version the project supports): pg_get_*def() text can differ between
+-- major versions, so regenerate it, rather than trust a diff, after a major upgrade.
 """
 
 # Rows come in no particular order (columns in table order): Python sorts them by code point, whatever
