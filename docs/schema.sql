@@ -8,7 +8,7 @@
 -- owners, grants, OIDs, versions, and the indexes of PRIMARY KEY / UNIQUE / EXCLUDE constraints.
 -- Written on PostgreSQL 15 (the version the project supports): pg_get_*def() text can differ between
 -- major versions, so regenerate it, rather than trust a diff, after a major upgrade.
--- alembic revision: 0007
+-- alembic revision: 0008
 
 -- extensions
 
@@ -200,6 +200,7 @@ CREATE TABLE run_workers (
     started_at timestamp with time zone DEFAULT now() NOT NULL,
     heartbeat_at timestamp with time zone DEFAULT now() NOT NULL,
     stopped_at timestamp with time zone,
+    holds_lock boolean DEFAULT false NOT NULL,
     CONSTRAINT run_workers_pkey PRIMARY KEY (workflow_run_id, worker_id),
     CONSTRAINT run_workers_workflow_run_id_fkey FOREIGN KEY (workflow_run_id) REFERENCES workflow_runs(workflow_run_id) ON DELETE CASCADE
 );
@@ -339,7 +340,7 @@ FUNCTION claim_chunk_v2(bigint,text,integer,integer)
     RETURNS json
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 7340f1f13a236112831bc0eed7849242;
+    BODY md5 0e9f0db8ad12ab3eba13c36b0935ff59;
 
 FUNCTION complete_chunk(bigint,text,jsonb)
     ARGUMENTS p_run_id bigint, p_worker text, p_results jsonb
@@ -371,7 +372,7 @@ FUNCTION heartbeat(bigint,text,uuid[])
     RETURNS integer
     LANGUAGE sql VOLATILE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 a4b72e1d6fe1eab3718fd472dd0f7806;
+    BODY md5 c45559efcbeabdb8ceb1cc87f63fe02b;
 
 FUNCTION insert_postings(jsonb)
     ARGUMENTS p_rows jsonb
@@ -458,12 +459,12 @@ FUNCTION run_summary(bigint)
     SET search_path=pg_catalog, public, pg_temp
     BODY md5 ad3678c1f7d5235a82ba604c85cc5379;
 
-FUNCTION start_run(integer,text,boolean,bigint,integer)
-    ARGUMENTS p_workflow_id integer, p_worker text, p_join boolean DEFAULT false, p_resume_run_id bigint DEFAULT NULL::bigint, p_posting_limit integer DEFAULT NULL::integer
+FUNCTION start_run(integer,text,boolean,bigint,integer,boolean)
+    ARGUMENTS p_workflow_id integer, p_worker text, p_join boolean DEFAULT false, p_resume_run_id bigint DEFAULT NULL::bigint, p_posting_limit integer DEFAULT NULL::integer, p_holds_lock boolean DEFAULT false
     RETURNS TABLE(workflow_run_id bigint, resumed boolean, postings_routed integer, postings_in_run integer)
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 06fdae32c58becbe4ab5a2a66d28a5d2;
+    BODY md5 95b81529c8aead08c06bd0fa956fe1ca;
 
 FUNCTION stop_worker(bigint,text)
     ARGUMENTS p_run_id bigint, p_worker text
@@ -475,9 +476,9 @@ FUNCTION stop_worker(bigint,text)
 FUNCTION sweep_expired_claims(bigint)
     ARGUMENTS p_run_id bigint DEFAULT NULL::bigint
     RETURNS integer
-    LANGUAGE sql VOLATILE PARALLEL UNSAFE
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 bb919197542061ba607642726ab35de5;
+    BODY md5 0b7999e47b763311b96095aaf9f4afd8;
 
 FUNCTION template_placeholders(text)
     ARGUMENTS p_template text
@@ -497,6 +498,34 @@ FUNCTION validate_workflow(integer)
     SET jit=off
     SET search_path=pg_catalog, public, pg_temp
     BODY md5 c212650acffd2490dd219fd2dc295aec;
+
+FUNCTION worker_alive(text)
+    ARGUMENTS p_worker text
+    RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL UNSAFE
+    SET search_path=pg_catalog, public, pg_temp
+    BODY md5 b9fcddf63725ae534d240d4710d29b80;
+
+FUNCTION worker_is_live(run_workers,integer)
+    ARGUMENTS p_worker run_workers, p_lease_seconds integer
+    RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL UNSAFE
+    SET search_path=pg_catalog, public, pg_temp
+    BODY md5 616d641989630aec711e424471ffa418;
+
+FUNCTION worker_lock(text)
+    ARGUMENTS p_worker text
+    RETURNS TABLE(lock_space integer, lock_key integer)
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path=pg_catalog, public, pg_temp
+    BODY md5 41889c7e122b3efa57bb70e0cc65f747;
+
+FUNCTION worker_state(bigint,text)
+    ARGUMENTS p_run_id bigint, p_worker text
+    RETURNS TABLE(run_status text, worker_stopped boolean, waiting integer, claimed integer)
+    LANGUAGE sql STABLE PARALLEL UNSAFE
+    SET search_path=pg_catalog, public, pg_temp
+    BODY md5 8a11edc7b8381e990fb5f054bca18926;
 
 FUNCTION workflow_branches(integer)
     ARGUMENTS p_workflow_id integer

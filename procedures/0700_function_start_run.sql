@@ -1,14 +1,17 @@
--- start_run(workflow_id, worker, join, resume_run_id, posting_limit): open (or resume, or join) the
--- run of a workflow and route its pending postings to their entry points.
+-- start_run(workflow_id, worker, join, resume_run_id, posting_limit, holds_lock): open (or resume, or
+-- join) the run of a workflow and route its pending postings to their entry points.
 --   * An invalid workflow is refused, and nothing is touched: SQLSTATE TD001 (workflow_invalid), with
 --     validate_workflow()'s findings (errors and warnings) as a JSON array in the error's DETAIL, so
 --     the caller shows them without validating again. (A worker joining a run that has live workers
 --     skips the check: that run's start made it.)
---   * At most one run per workflow is 'running'. While it has live workers (a heartbeat within the
---     lease), a second start is refused unless it joins as another worker. Without live workers it is
---     resumed: its checkpoints say what is done, and only what is not is claimed again.
---   * Resuming a run by id (p_resume_run_id) takes it over: its workers are marked stopped and their
---     claims expire at once (a worker that is in fact alive has its late results refused as stale).
+--   * At most one run per workflow is 'running'. While it has live workers (worker_is_live(): its
+--     liveness session holds worker_lock(), or, for a worker of an older version, a heartbeat within
+--     the lease), a second start is refused unless it joins as another worker. Without live workers
+--     it is taken over at once: the dead workers are marked stopped, their claims return to the pool
+--     now (not when the lease ends), and only what the checkpoints do not show as done is claimed again.
+--   * Resuming a run by id (p_resume_run_id) takes it over even from live workers (the user says they
+--     are gone; a worker that is in fact alive has its late results refused as stale, and stops).
+--   * p_holds_lock: this worker's liveness session holds worker_lock(p_worker) (see worker_is_live()).
 --   * Routing adds every pending posting not yet in the run (up to posting_limit postings in all) at
 --     the entry point of its first missing stage, with a 'routed' checkpoint.
 CREATE OR REPLACE FUNCTION public.start_run(
@@ -16,7 +19,8 @@ CREATE OR REPLACE FUNCTION public.start_run(
     p_worker text,
     p_join boolean DEFAULT false,
     p_resume_run_id bigint DEFAULT NULL,
-    p_posting_limit integer DEFAULT NULL
+    p_posting_limit integer DEFAULT NULL,
+    p_holds_lock boolean DEFAULT false
 )
 RETURNS TABLE (workflow_run_id bigint, resumed boolean, postings_routed integer, postings_in_run integer)
 LANGUAGE plpgsql
@@ -60,14 +64,14 @@ BEGIN
         SELECT count(*), now() - max(worker.heartbeat_at) INTO live, last_beat
           FROM public.run_workers AS worker
          WHERE worker.workflow_run_id = run.workflow_run_id
-           AND worker.stopped_at IS NULL
            AND worker.worker_id <> p_worker
-           AND worker.heartbeat_at > now() - make_interval(secs => run.lease_seconds);
+           AND public.worker_is_live(worker, run.lease_seconds);
         IF live > 0 AND NOT p_join THEN
             RAISE EXCEPTION 'workflow % already has an active run % with % live worker(s) (last heartbeat % ago)',
                             p_workflow_id, run.workflow_run_id, live, date_trunc('second', last_beat)
-                USING HINT = format('add this process as another worker with --join; if those workers are gone, '
-                                    'take the run over with --resume %s', run.workflow_run_id),
+                USING HINT = format('add this process as another worker with --join; if those workers are in fact '
+                                    'gone (hung, or stopped with SIGSTOP), take the run over with --resume %s',
+                                    run.workflow_run_id),
                       ERRCODE = 'lock_not_available';
         END IF;
     END IF;
@@ -94,13 +98,15 @@ BEGIN
         END IF;
     END IF;
 
-    IF p_resume_run_id IS NOT NULL THEN
-        -- TAKE OVER: the user says the run's workers are gone
+    IF p_resume_run_id IS NOT NULL OR (run.workflow_run_id IS NOT NULL AND live = 0) THEN
+        -- TAKE OVER: the run's workers are gone (or the user says so): stop them, and return their
+        -- claims now; the locks are taken claim rows first, then workers, as complete_chunk() takes them
+        UPDATE public.posting_work AS work SET lease_expires_at = now() - interval '1 second'
+         WHERE work.workflow_run_id = run.workflow_run_id AND work.status = 'claimed'
+           AND work.claimed_by IS DISTINCT FROM p_worker;
         UPDATE public.run_workers AS worker SET stopped_at = now()
          WHERE worker.workflow_run_id = run.workflow_run_id AND worker.stopped_at IS NULL
            AND worker.worker_id <> p_worker;
-        UPDATE public.posting_work AS work SET lease_expires_at = now() - interval '1 second'
-         WHERE work.workflow_run_id = run.workflow_run_id AND work.status = 'claimed';
         PERFORM public.sweep_expired_claims(run.workflow_run_id);
     END IF;
 
@@ -116,10 +122,10 @@ BEGIN
     END IF;
 
     -- REGISTER this worker
-    INSERT INTO public.run_workers AS worker (workflow_run_id, worker_id)
-    VALUES (run.workflow_run_id, p_worker)
+    INSERT INTO public.run_workers AS worker (workflow_run_id, worker_id, holds_lock)
+    VALUES (run.workflow_run_id, p_worker, p_holds_lock)
     ON CONFLICT ON CONSTRAINT run_workers_pkey
-    DO UPDATE SET heartbeat_at = now(), stopped_at = NULL;
+    DO UPDATE SET heartbeat_at = now(), stopped_at = NULL, holds_lock = p_holds_lock;
 
     SELECT count(*) INTO in_run FROM public.posting_work AS work WHERE work.workflow_run_id = run.workflow_run_id;
 

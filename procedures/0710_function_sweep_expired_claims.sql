@@ -1,14 +1,28 @@
 -- sweep_expired_claims(run_id): return the claims whose lease has expired (their worker died or hung)
--- to the pool. A posting reclaimed more than the run's max_reclaims times is a poison pill: it is
--- quarantined (postings.quarantined_at and quarantine_reason) instead of being tried again. Runs from
--- pg_cron every minute for all runs (job 'sweep-expired-claims'), and at every claim for that run.
--- Returns how many claims it swept.
+-- to the pool, and at once those of workers whose liveness session is gone (worker_alive(): a kill -9
+-- or a reboot need not wait out the lease). A posting reclaimed more than the run's max_reclaims times
+-- is a poison pill: it is quarantined (postings.quarantined_at and quarantine_reason) instead of being
+-- tried again. Runs from pg_cron every minute for all runs (job 'sweep-expired-claims'), and at every
+-- claim for that run. Returns how many claims it swept.
 CREATE OR REPLACE FUNCTION public.sweep_expired_claims(p_run_id bigint DEFAULT NULL)
 RETURNS integer
-LANGUAGE sql
+LANGUAGE plpgsql
 VOLATILE
 SET search_path = pg_catalog, public, pg_temp
 AS $function$
+DECLARE
+    swept_count integer;
+BEGIN
+    -- DEAD WORKERS: their claims expire now (a few rows of run_workers; skipped when none is dead)
+    UPDATE public.posting_work AS work SET lease_expires_at = now() - interval '1 second'
+      FROM public.run_workers AS worker
+     WHERE worker.holds_lock AND worker.stopped_at IS NULL
+       AND (p_run_id IS NULL OR worker.workflow_run_id = p_run_id)
+       AND NOT public.worker_alive(worker.worker_id)
+       AND work.workflow_run_id = worker.workflow_run_id AND work.claimed_by = worker.worker_id
+       AND work.status = 'claimed' AND work.lease_expires_at >= now();
+
+    -- EXPIRED claims return to the pool, or quarantine a posting reclaimed too often
     WITH expired AS (
         SELECT work.workflow_run_id, work.posting_id, work.conversation_id
           FROM public.posting_work AS work
@@ -47,5 +61,7 @@ AS $function$
           FROM swept
     )
     -- data-modifying CTEs run to completion whether or not the final query reads them
-    SELECT count(*)::integer FROM swept;
+    SELECT count(*)::integer INTO swept_count FROM swept;
+    RETURN swept_count;
+END;
 $function$;

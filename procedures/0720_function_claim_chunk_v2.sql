@@ -12,7 +12,8 @@
 -- posting — and leased with the chunk's claim token (new for every claim, so a reclaimed posting's old
 -- token is stale). Each posting carries its prompt, rendered by prompt_expression(), and its context:
 -- the posting's columns (all but dedup_key) with the run, conversation, attempt, visit and last outcome.
--- Expired claims of the run are swept first. A run that is not running has nothing to claim.
+-- Expired claims of the run are swept first. A run that is not running, and a worker that was stopped
+-- (taken over: its claims went back to the pool), have nothing to claim (worker_state() says why).
 CREATE OR REPLACE FUNCTION public.claim_chunk_v2(p_run_id bigint, p_worker text, p_max_postings integer DEFAULT 500,
                                                   p_wave_in_flight integer DEFAULT NULL)
 RETURNS json
@@ -32,10 +33,17 @@ BEGIN
         RETURN NULL;  -- a finished run has nothing to claim (another worker may have just completed it)
     END IF;
 
-    -- HOUSEKEEPING: expired leases return to the pool; this worker is alive
-    PERFORM public.sweep_expired_claims(p_run_id);
+    -- GUARD: a worker that was taken over claims nothing more
+    IF EXISTS (SELECT 1 FROM public.run_workers AS worker
+                WHERE worker.workflow_run_id = p_run_id AND worker.worker_id = p_worker
+                  AND worker.stopped_at IS NOT NULL) THEN
+        RETURN NULL;
+    END IF;
     UPDATE public.run_workers AS worker SET heartbeat_at = now()
      WHERE worker.workflow_run_id = p_run_id AND worker.worker_id = p_worker;
+
+    -- HOUSEKEEPING: expired leases, and the claims of dead workers, return to the pool
+    PERFORM public.sweep_expired_claims(p_run_id);
 
     -- WAVE: the waiting conversation that comes first (the error handler after every step)
     SELECT step.conversation_id INTO wave

@@ -7,11 +7,8 @@ LANGUAGE sql
 VOLATILE
 SET search_path = pg_catalog, public, pg_temp
 AS $function$
-    WITH alive AS (
-        UPDATE public.run_workers AS worker SET heartbeat_at = now()
-         WHERE worker.workflow_run_id = p_run_id AND worker.worker_id = p_worker
-        RETURNING 1
-    ), extended AS (
+    -- claim rows first, then the worker: the order in which complete_chunk() and start_run() lock them
+    WITH extended AS MATERIALIZED (
         UPDATE public.posting_work AS work
            SET lease_expires_at = now() + make_interval(secs => run.lease_seconds), updated_at = now()
           FROM public.workflow_runs AS run
@@ -19,6 +16,11 @@ AS $function$
            AND work.status = 'claimed' AND work.claimed_by = p_worker
            AND work.claim_token = ANY (p_claim_tokens)
         RETURNING 1
+    ), alive AS (
+        UPDATE public.run_workers AS worker SET heartbeat_at = now()
+         WHERE worker.workflow_run_id = p_run_id AND worker.worker_id = p_worker
+           AND (SELECT count(*) FROM extended) >= 0
+        RETURNING 1
     )
-    SELECT count(*)::integer FROM extended;
+    SELECT count(*)::integer FROM extended WHERE (SELECT count(*) FROM alive) >= 0;
 $function$;

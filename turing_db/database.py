@@ -30,6 +30,7 @@ from turing_db.validation import Finding, ValidationReport, WorkflowInvalid
 log = get_logger(__name__)
 
 RETRY_ATTEMPTS = 6
+CONNECT_ARGS = {"application_name": "turing_db", "connect_timeout": 10}
 WORKFLOW_INVALID = "TD001"  # the SQLSTATE start_run() refuses an invalid workflow with
 CRON_JOBS = ("refresh-actor-performance", "sweep-expired-claims")
 P = ParamSpec("P")
@@ -198,15 +199,17 @@ def start_run(
     join: bool = False,
     resume_run_id: int | None = None,
     posting_limit: int | None = None,
+    holds_lock: bool = False,
 ) -> RunStart:
-    """Open, resume or join the workflow's run; raise WorkflowInvalid (with every finding) when the
-    workflow has errors. Not retried: a start that fails is reported at once."""
+    """Open, resume, take over or join the workflow's run; raise WorkflowInvalid (with every finding)
+    when the workflow has errors. `holds_lock`: the worker's liveness session holds its worker_lock().
+    Not retried: a start that fails is reported at once."""
     try:
         with engine.begin() as conn:
             row = conn.execute(
-                text("SELECT * FROM start_run(:workflow, :worker, :join, :resume, :limit)"),
+                text("SELECT * FROM start_run(:workflow, :worker, :join, :resume, :limit, :holds_lock)"),
                 {"workflow": workflow_id, "worker": worker, "join": join, "resume": resume_run_id,
-                 "limit": posting_limit},
+                 "limit": posting_limit, "holds_lock": holds_lock},
             ).one()  # fmt: skip
     except DBAPIError as error:
         diag = getattr(error.orig, "diag", None)
@@ -294,6 +297,38 @@ def _call(engine: Engine, statement: str, run_id: int, worker: str, tokens: Sequ
     with engine.begin() as conn:
         params = {"run": run_id, "worker": worker, "tokens": [str(token) for token in tokens]}
         return conn.execute(text(statement), params).scalar_one()
+
+
+@dataclass(frozen=True)
+class WorkerState:
+    run_status: str
+    worker_stopped: bool
+    waiting: int
+    claimed: int
+
+
+@retry_while_unreachable
+def worker_state(engine: Engine, run_id: int, worker: str) -> WorkerState:
+    """The run's status, whether this worker was taken over, and what of the run is left."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            text("SELECT * FROM worker_state(:run, :worker)"), {"run": run_id, "worker": worker}
+        )
+        return WorkerState(*row.one())
+
+
+def hold_worker_locks(connection: Connection, workers: Sequence[str]) -> None:
+    """Take each worker's session-level liveness lock on `connection` (autocommit: no transaction)."""
+    for worker in workers:
+        connection.execute(
+            text("SELECT pg_advisory_lock(lock_space, lock_key) FROM worker_lock(:w)"), {"w": worker}
+        )
+        connection.commit()
+
+
+def ping_connection(connection: Connection) -> None:
+    connection.execute(text("SELECT 1"))
+    connection.commit()
 
 
 @retry_while_unreachable

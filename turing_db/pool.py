@@ -31,7 +31,8 @@ def make_engine(settings: Settings) -> Engine:
         max_overflow=0,
         pool_pre_ping=True,
         pool_timeout=30,
-        connect_args={"application_name": "turing_db", "connect_timeout": 10},
+        connect_args=database.CONNECT_ARGS,
+        hide_parameters=True,  # a failed statement is logged without its values (prompts, outputs, secrets)
     )
 
 

@@ -24,6 +24,7 @@ from turing_db import database
 from turing_db.actors import Actor, Outcome, build_actor
 from turing_db.database import Chunk, Claim, Progress
 from turing_db.execution import execute_chunk
+from turing_db.liveness import Liveness
 from turing_db.logs import get_logger
 from turing_db.pool import get_engine
 
@@ -115,6 +116,7 @@ class WaveBatchProcessor:
         self._actors: dict[str, Actor] = {}
         self._actors_lock = threading.Lock()
         self._counters = _Counters()
+        self._liveness: Liveness  # set by run()
 
     # -- control ----------------------------------------------------------------------------------
 
@@ -133,17 +135,50 @@ class WaveBatchProcessor:
         process's other workers join the started run without validating again.
         """
         started = time.perf_counter()
-        names = [f"{socket.gethostname()}:{os.getpid()}:{index}" for index in range(self.workers)]
-        start = database.start_run(
-            self.engine, self.workflow_id, names[0], join=self.join, resume_run_id=self.resume_run_id,
-            posting_limit=limit,
-        )  # fmt: skip
+        # unique even where containers share a hostname and a pid
+        process = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        names = [f"{process}:{index}" for index in range(self.workers)]
+        with Liveness(self.engine) as liveness:
+            self._liveness = liveness
+            liveness.hold(names[0])  # alive before registered: a concurrent start never sees it dead
+            start = database.start_run(
+                self.engine, self.workflow_id, names[0], join=self.join, resume_run_id=self.resume_run_id,
+                posting_limit=limit, holds_lock=True,
+            )  # fmt: skip
+            for name in names[1:]:
+                liveness.hold(name)
+                database.start_run(self.engine, self.workflow_id, name, join=True, holds_lock=True)
+            log.info("run started", workflow_id=self.workflow_id, run_id=start.workflow_run_id,
+                     resumed=start.resumed, routed=start.postings_routed, postings=start.postings_in_run,
+                     workers=self.workers)  # fmt: skip
+            status = self._run_workers(start.workflow_run_id, names)
         run_id = start.workflow_run_id
-        for name in names[1:]:
-            database.start_run(self.engine, self.workflow_id, name, join=True)
-        log.info("run started", workflow_id=self.workflow_id, run_id=run_id, resumed=start.resumed,
-                 routed=start.postings_routed, postings=start.postings_in_run, workers=self.workers)  # fmt: skip
+        if status == "completed":
+            database.refresh_performance_views(self.engine)
+        progress = database.run_progress(self.engine, run_id)
+        summary = RunSummary(
+            workflow_id=self.workflow_id,
+            workflow_run_id=run_id,
+            status=status,
+            resumed=start.resumed,
+            postings_routed=start.postings_routed,
+            postings_in_run=progress.total,
+            completed=progress.done,
+            failed=progress.failed,
+            quarantined=progress.quarantined,
+            pending=progress.waiting + progress.claimed,
+            conversations=database.run_summary(self.engine, run_id),
+            elapsed_seconds=time.perf_counter() - started,
+            steps_executed=self._counters.steps,
+            stale_results=self._counters.stale,
+        )
+        log.info("run finished", run_id=run_id, status=status, completed=summary.completed,
+                 failed=summary.failed, quarantined=summary.quarantined, pending=summary.pending,
+                 seconds=round(summary.elapsed_seconds, 2))  # fmt: skip
+        return summary
 
+    def _run_workers(self, run_id: int, names: list[str]) -> str:
+        """Run one worker thread per name until the run has no work (or a stop); the run's status."""
         writer = (
             concurrent.futures.ThreadPoolExecutor(self.writers, thread_name_prefix="wave-writer")
             if self.writers
@@ -171,31 +206,13 @@ class WaveBatchProcessor:
             if writer is not None:
                 writer.shutdown()
             status = "running"
-            for name in names:
-                status = database.stop_worker(self.engine, run_id, name)
-        if status == "completed":
-            database.refresh_performance_views(self.engine)
-        progress = database.run_progress(self.engine, run_id)
-        summary = RunSummary(
-            workflow_id=self.workflow_id,
-            workflow_run_id=run_id,
-            status=status,
-            resumed=start.resumed,
-            postings_routed=start.postings_routed,
-            postings_in_run=progress.total,
-            completed=progress.done,
-            failed=progress.failed,
-            quarantined=progress.quarantined,
-            pending=progress.waiting + progress.claimed,
-            conversations=database.run_summary(self.engine, run_id),
-            elapsed_seconds=time.perf_counter() - started,
-            steps_executed=self._counters.steps,
-            stale_results=self._counters.stale,
-        )
-        log.info("run finished", run_id=run_id, status=status, completed=summary.completed,
-                 failed=summary.failed, quarantined=summary.quarantined, pending=summary.pending,
-                 seconds=round(summary.elapsed_seconds, 2))  # fmt: skip
-        return summary
+            for name in names:  # a failure here blocks nobody: the workers' locks go with the session
+                try:
+                    status = database.stop_worker(self.engine, run_id, name)
+                except Exception as error:
+                    log.warning("could not leave the run; it is resumed when next started", run_id=run_id,
+                                worker=name, error=str(error))  # fmt: skip
+        return status
 
     def _work(self, run_id: int, worker: str, writer: concurrent.futures.ThreadPoolExecutor | None) -> None:
         """One worker: claim, execute, complete, until the run has no work or we are told to stop.
@@ -222,13 +239,19 @@ class WaveBatchProcessor:
             while not self._stop.is_set():
                 if in_flight is not None and in_flight.done():
                     settle()  # a failed completion stops the worker before it claims more
+                self._liveness.ensure()
                 chunk = database.claim_chunk(self.engine, run_id, worker, self.chunk_size, wave_in_flight)
                 if chunk is None:
                     if in_flight is not None:  # the wave may change: let the completion land first
                         settle()
                         continue
-                    progress = database.run_progress(self.engine, run_id)
-                    if progress.waiting == 0 and progress.claimed == 0:
+                    state = database.worker_state(self.engine, run_id, worker)
+                    if state.worker_stopped or state.run_status != "running":
+                        log.warning("this worker was taken over: stopping" if state.worker_stopped
+                                    else "the run is no longer running: stopping",
+                                    run_id=run_id, worker=worker, run_status=state.run_status)  # fmt: skip
+                        return
+                    if state.waiting == 0 and state.claimed == 0:
                         return
                     self._stop.wait(IDLE_SLEEP_SECONDS)  # other workers hold the rest
                     continue
@@ -281,17 +304,24 @@ class WaveBatchProcessor:
 
     def _execute(self, worker: str, chunk: Chunk) -> tuple[Results, bool]:
         """Run the chunk's actor on every claim (bounded concurrency), heartbeating while they run.
-        The results of the claims that finished, and whether all did (not when abandoned)."""
+        The results of the claims that finished, and whether all did (not when abandoned, nor when
+        a heartbeat finds that the chunk's claims were taken over: then its results would be refused)."""
+        fenced = threading.Event()
+
+        def keep_leases(_unfinished: list[int]) -> None:
+            if database.heartbeat(self.engine, chunk.workflow_run_id, worker, [chunk.claim_token]) == 0:
+                log.warning("the chunk's claims were taken over: stopping it", run_id=chunk.workflow_run_id,
+                            worker=worker, conversation=chunk.conversation)  # fmt: skip
+                fenced.set()
+
         outcomes = execute_chunk(
             self._actor(chunk),
             [claim.task() for claim in chunk.claims],
             concurrency=chunk.actor.max_concurrency or DEFAULT_ACTOR_CONCURRENCY,
             timeout=chunk.actor.timeout_seconds,
             wait_interval=self.heartbeat_seconds,
-            while_waiting=lambda _unfinished: database.heartbeat(
-                self.engine, chunk.workflow_run_id, worker, [chunk.claim_token]
-            ),
-            stop_now=self._abandon.is_set,
+            while_waiting=keep_leases,
+            stop_now=lambda: self._abandon.is_set() or fenced.is_set(),
         )
         results = [
             (claim, outcome)

@@ -2,9 +2,10 @@
 by back-dating leases, not by sleeping)."""
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import NullPool
 from workflows import CommittedWorkflows, Step, add_postings, complete_each
 
 from turing_db import database
@@ -209,3 +210,26 @@ def test_a_step_that_lost_its_actor_during_the_run_is_refused_before_anything_is
                 "WHERE canonical_name = 't_one'"
             ))  # fmt: skip
     assert {status for status, _, _ in work_rows(engine, run_id).values()} == {"waiting"}
+
+
+def test_a_worker_is_alive_while_its_session_holds_its_lock(
+    engine: Engine, workflows: CommittedWorkflows
+) -> None:
+    """No heartbeat age decides: the lock in the worker's session does, and its claims return at once."""
+    workflows.build(W + 2, [Step("t_live", entry=True)], [("t_live", "*", None)])
+    add_postings(engine, 4)
+    own = create_engine(engine.url, poolclass=NullPool)  # a session of its own, as turing_db.liveness opens
+    session = own.connect()
+    database.hold_worker_locks(session, ["host:1:abc:0"])
+    run = database.start_run(engine, W + 2, "host:1:abc:0", holds_lock=True).workflow_run_id
+    claim(engine, run, "host:1:abc:0", 2)
+    with pytest.raises(DBAPIError, match="with 1 live worker"):
+        database.start_run(engine, W + 2, "host:2:def:0", holds_lock=True)
+    session.close()  # the worker's process died: its session, and the lock, are gone
+    own.dispose()
+    taken = database.start_run(engine, W + 2, "host:2:def:0", holds_lock=True)
+    assert (taken.workflow_run_id, taken.resumed) == (run, True)
+    assert sorted(status for status, _, _ in work_rows(engine, run).values()) == ["waiting"] * 4
+    assert database.claim_chunk(engine, run, "host:1:abc:0", 4) is None  # taken over: claims nothing
+    state = database.worker_state(engine, run, "host:1:abc:0")
+    assert (state.worker_stopped, state.run_status, state.waiting) == (True, "running", 4)

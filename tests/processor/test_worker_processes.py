@@ -64,7 +64,7 @@ def assert_every_step_recorded_once(engine: Engine, postings: int) -> None:
     assert statuses == {"done": postings}
 
 
-def test_kill_9_mid_chunk_then_resume_loses_nothing(
+def test_kill_9_mid_chunk_then_a_plain_run_resumes_at_once_and_loses_nothing(
     engine: Engine, logged_workflow: int, turing_env: dict[str, str], tmp_path: Path
 ) -> None:
     add_postings(engine, 200)
@@ -77,14 +77,13 @@ def test_kill_9_mid_chunk_then_resume_loses_nothing(
     recorded_before = scalar(engine, "SELECT count(*) FROM conversation_outputs")
     run_id = scalar(engine, "SELECT max(workflow_run_id) FROM workflow_runs")
 
-    refused = start_worker(env)  # the dead worker's heartbeat is still fresh
-    out, _ = refused.communicate(timeout=60)
-    assert refused.returncode == 2 and f"--resume {run_id}" in out
-
-    resumed = start_worker(env, "--resume", str(run_id), "--chunk-size", "20")
+    # the dead worker's heartbeat is fresh and its leases are far from expiry, but its session is gone
+    started = time.monotonic()
+    resumed = start_worker(env, "--chunk-size", "20")
     out, err = resumed.communicate(timeout=120)
     assert resumed.returncode == 0, out + err
     assert f"resumed run {run_id}: 200 postings — 200 completed" in out
+    assert time.monotonic() - started < 60  # no lease (300 s) was waited out
     assert_every_step_recorded_once(engine, 200)
     assert scalar(engine, "SELECT count(*) FROM conversation_outputs") >= recorded_before
     repeated = [step for step, count in executions(log).items() if count > 1]
@@ -92,6 +91,51 @@ def test_kill_9_mid_chunk_then_resume_loses_nothing(
     # completion was being written behind it (its transaction died uncommitted)
     assert len(repeated) <= 2 * 20
     assert len(executions(log)) == 400
+
+
+def test_a_second_start_is_refused_while_a_worker_lives_and_join_joins(
+    engine: Engine, logged_workflow: int, turing_env: dict[str, str], tmp_path: Path
+) -> None:
+    add_postings(engine, 60)
+    env = worker_env(turing_env, tmp_path / "executions.log", sleep=0.05)
+    first = start_worker(env, "--chunk-size", "5")
+    wait_until(lambda: scalar(engine, "SELECT count(*) FROM conversation_outputs") >= 5)
+    refused = start_worker(env)
+    out, _ = refused.communicate(timeout=60)
+    run_id = scalar(engine, "SELECT max(workflow_run_id) FROM workflow_runs")
+    assert refused.returncode == 2, out
+    assert f"already has an active run {run_id} with 1 live worker(s)" in out and "--join" in out
+    joined = start_worker(env, "--join", "--chunk-size", "5")
+    for worker in (first, joined):
+        out, err = worker.communicate(timeout=120)
+        assert worker.returncode == 0, out + err
+    assert_every_step_recorded_once(engine, 60)
+
+
+def test_a_stopped_worker_taken_over_writes_nothing_when_it_wakes_and_stops(
+    engine: Engine, logged_workflow: int, turing_env: dict[str, str], tmp_path: Path
+) -> None:
+    add_postings(engine, 40)
+    log = tmp_path / "executions.log"
+    env = worker_env(turing_env, log, sleep=0.2)
+    paused = start_worker(env, "--chunk-size", "10")
+    wait_until(lambda: scalar(engine, "SELECT count(*) FROM posting_work WHERE status = 'claimed'") > 0)
+    paused.send_signal(signal.SIGSTOP)
+    try:
+        refused = start_worker(env)  # SIGSTOP keeps the session: it looks alive
+        out, _ = refused.communicate(timeout=60)
+        assert refused.returncode == 2, out
+        run_id = scalar(engine, "SELECT max(workflow_run_id) FROM workflow_runs")
+        taker = start_worker(env, "--resume", str(run_id), "--chunk-size", "10")
+        out, err = taker.communicate(timeout=120)
+        assert taker.returncode == 0, out + err
+        outputs_after_takeover = scalar(engine, "SELECT count(*) FROM conversation_outputs")
+    finally:
+        paused.send_signal(signal.SIGCONT)
+    out, err = paused.communicate(timeout=60)
+    assert paused.returncode == 0, out + err
+    assert scalar(engine, "SELECT count(*) FROM conversation_outputs") == outputs_after_takeover
+    assert_every_step_recorded_once(engine, 40)
 
 
 def test_two_worker_processes_never_execute_a_step_twice(

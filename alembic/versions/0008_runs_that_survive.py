@@ -1,0 +1,111 @@
+"""runs that survive: a worker is alive while its liveness session holds an advisory lock, so a run
+whose workers died is taken over by a plain start at once (their claims return without waiting for the
+lease) while live workers still refuse a second start; a worker that was taken over claims nothing
+more; locks are taken claim rows first, then workers, everywhere
+
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-12-01
+"""
+
+from alembic import op
+
+from turing_db.provisioning.procedures import execute_script, install
+
+revision = "0008"
+down_revision = "0007"
+branch_labels = None
+depends_on = None
+
+UPGRADE = """
+-- a worker that holds worker_lock() is judged by it; older workers keep the heartbeat rule
+ALTER TABLE run_workers ADD COLUMN holds_lock boolean NOT NULL DEFAULT false;
+-- start_run() gains p_holds_lock (callers of the previous version pass five arguments and still work)
+DROP FUNCTION public.start_run(integer, text, boolean, bigint, integer);
+"""
+
+DOWNGRADE = """
+DROP FUNCTION public.start_run(integer, text, boolean, bigint, integer, boolean);
+DROP FUNCTION public.worker_state(bigint, text);
+"""
+
+DOWNGRADE_AFTER = """
+DROP FUNCTION public.worker_is_live(public.run_workers, integer);
+DROP FUNCTION public.worker_alive(text);
+DROP FUNCTION public.worker_lock(text);
+ALTER TABLE run_workers DROP COLUMN holds_lock;
+"""
+
+
+def upgrade() -> None:
+    connection = op.get_bind()
+    execute_script(connection, UPGRADE)
+    # INSTALL-BEGIN
+    install(
+        connection,
+        "0702_function_worker_lock.sql",
+        "d3af8867fdddff894c945c71ccc1da529859109055f6d599e035fcec96eb1363",
+    )
+    install(
+        connection,
+        "0703_function_worker_alive.sql",
+        "1b91e90cf2be79e3800e8cb981ce2d6270e60dd2a6f55dde3f8348f3edcefc69",
+    )
+    install(
+        connection,
+        "0704_function_worker_is_live.sql",
+        "e4c9450d48c01c93892b6c77f5b7e3ce4ed5e4a9c74b89c494b41ef829f1c049",
+    )
+    install(
+        connection,
+        "0700_function_start_run.sql",
+        "667de9f0fe00b347ea062e32e82d301b0a4214e9f2b974653d491e0d520a62f3",
+    )
+    install(
+        connection,
+        "0710_function_sweep_expired_claims.sql",
+        "6c1e95dda524250bad56a442e576a84fea9982ef25a5e94c918a975bb4604200",
+    )
+    install(
+        connection,
+        "0720_function_claim_chunk_v2.sql",
+        "bca547d216f781b17896351fcb187749c31259d7f4dc91ec3344f86d2976148c",
+    )
+    install(
+        connection,
+        "0740_function_heartbeat.sql",
+        "a3cc874968f8ac9673c9c3be6657f840a55166305b7d6631a345ab9c81845b44",
+    )
+    install(
+        connection,
+        "0775_function_worker_state.sql",
+        "2fd00f24b427803213a3d045478c6a5b9c0814b61714839030377a335ded9d6c",
+    )
+    # INSTALL-END
+
+
+def downgrade() -> None:
+    connection = op.get_bind()
+    execute_script(connection, DOWNGRADE)
+    # the versions migrations 0005, 0006 and 0007 installed
+    install(
+        connection,
+        "0700_function_start_run.sql",
+        "e11194ad25c57cc8c5c3ea600cfa2f90560700aceadfb3c4a9a68b28613fbe95",
+    )
+    install(
+        connection,
+        "0710_function_sweep_expired_claims.sql",
+        "3aaebf5eb790a99281986333160b172a5575a5b59fae7ed4baa4e0d2ba831755",
+    )
+    install(
+        connection,
+        "0720_function_claim_chunk_v2.sql",
+        "b1032990dbc6d8e835682911e32eccd3dc3e8b61935be2a74d4e37bce64e7ebc",
+    )
+    install(
+        connection,
+        "0740_function_heartbeat.sql",
+        "4bce18a07710d1a82d7b33a37cd05a6206330e33bb3d9c8bd671a7174d7b09bb",
+    )
+    execute_script(connection, DOWNGRADE_AFTER)

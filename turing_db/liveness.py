@@ -1,0 +1,77 @@
+"""Liveness: a worker is alive while its database session is.
+
+Each process keeps one dedicated connection (outside the pool) that holds a session-level advisory
+lock per worker (`worker_lock()` in SQL). The locks vanish the moment the process dies — kill -9,
+reboot, lost network — on any machine, so `start_run()` takes a run of dead workers over at once
+instead of waiting out a lease. If the session drops while the process lives (a database restart),
+`ensure()` reconnects and takes the locks again before the worker's next claim.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import NullPool
+
+from turing_db import database
+from turing_db.logs import get_logger
+
+log = get_logger(__name__)
+
+
+class Liveness:
+    """The liveness session of this process's workers; a context manager that closes it."""
+
+    def __init__(self, engine: Engine):
+        self._engine = create_engine(
+            engine.url, poolclass=NullPool, connect_args=database.CONNECT_ARGS, hide_parameters=True
+        )
+        self._workers: list[str] = []
+        self._connection: Connection | None = None
+        self._lock = threading.Lock()
+
+    def hold(self, worker: str) -> None:
+        """Take `worker`'s lock in the liveness session (before the worker registers with start_run)."""
+        with self._lock:
+            self._workers.append(worker)
+            database.hold_worker_locks(self._connect(), [worker])
+
+    def ensure(self) -> None:
+        """Check the session; after it dropped, reconnect and take every lock again."""
+        with self._lock:
+            if self._connection is not None:
+                try:
+                    database.ping_connection(self._connection)
+                    return
+                except DBAPIError:
+                    log.warning("liveness session lost: reconnecting", workers=len(self._workers))
+                    self._discard()
+            database.hold_worker_locks(self._connect(), self._workers)
+
+    def close(self) -> None:
+        """End the session: the workers' locks go with it."""
+        with self._lock:
+            self._discard()
+            self._engine.dispose()
+
+    def __enter__(self) -> Liveness:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _connect(self) -> Connection:
+        if self._connection is None:
+            self._connection = self._engine.connect()
+        return self._connection
+
+    def _discard(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.close()
+            except DBAPIError:
+                pass
+            self._connection = None
