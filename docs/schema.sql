@@ -539,7 +539,7 @@ FUNCTION workflow_check_actors(integer)
     LANGUAGE sql STABLE PARALLEL UNSAFE
     SET jit=off
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 2e71eceaf362aaa07e0b80d95cadac4a;
+    BODY md5 19f8cf7e6911f9abd22d2602737491ee;
 
 FUNCTION workflow_check_branch_conditions(integer)
     ARGUMENTS p_workflow_id integer

@@ -1,6 +1,7 @@
 -- Check: every step (and the global error handler) has an actor that exists, is enabled, and whose
 -- config fits its type: ollama/openai name a model (and an http(s) url if any), python a
--- 'module:function' callable, shell a non-empty argv list of strings.
+-- 'module:function' callable, shell a non-empty argv list of strings and, if any, an `env` list of
+-- variable names that are not secrets.
 CREATE OR REPLACE FUNCTION public.workflow_check_actors(p_workflow_id integer)
 RETURNS TABLE (severity text, check_name text, conversation text, message text)
 LANGUAGE sql
@@ -29,12 +30,27 @@ AS $function$
                         CASE WHEN coalesce(actor.config ->> 'callable', '')
                                   !~ '^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$'
                              THEN 'config.callable must be "package.module:function"' END
-                   WHEN 'shell' THEN
+                   WHEN 'shell' THEN nullif(concat_ws('; ',
                         CASE WHEN jsonb_typeof(actor.config -> 'command') IS DISTINCT FROM 'array'
                                   OR jsonb_array_length(actor.config -> 'command') = 0
                                   OR EXISTS (SELECT 1 FROM jsonb_array_elements(actor.config -> 'command') AS arg
                                               WHERE jsonb_typeof(arg) <> 'string' OR arg #>> '{}' = '')
-                             THEN 'config.command must be a non-empty list of strings, e.g. {"command": ["python3", "script.py"]}' END
+                             THEN 'config.command must be a non-empty list of strings, e.g. {"command": ["python3", "script.py"]}' END,
+                        -- config.env: names passed through to the command, never a secret's
+                        CASE WHEN NOT actor.config ? 'env' THEN NULL
+                             WHEN jsonb_typeof(actor.config -> 'env') IS DISTINCT FROM 'array'
+                                  OR EXISTS (SELECT 1 FROM jsonb_array_elements(actor.config -> 'env') AS name
+                                              WHERE jsonb_typeof(name) <> 'string'
+                                                 OR name #>> '{}' !~ '^[A-Za-z_][A-Za-z0-9_]*$')
+                             THEN 'config.env must be a list of environment variable names (letters, digits and _, '
+                                  'not starting with a digit), e.g. {"env": ["OLLAMA_HOST"]}'
+                             ELSE (SELECT 'config.env must not pass secrets to a command (TURING_DATABASE_URL, '
+                                          'TURING_DB_PASSWORD, PGPASSWORD, or a name containing KEY, TOKEN, SECRET or '
+                                          'PASSWORD): ' || string_agg(element.name #>> '{}', ', ' ORDER BY element.position)
+                                     FROM jsonb_array_elements(actor.config -> 'env') WITH ORDINALITY AS element (name, position)
+                                    WHERE upper(element.name #>> '{}') IN ('TURING_DATABASE_URL', 'TURING_DB_PASSWORD', 'PGPASSWORD')
+                                       OR upper(element.name #>> '{}') ~ '(KEY|TOKEN|SECRET|PASSWORD)')
+                        END), '')
                END AS config_problem
           FROM executed
           JOIN public.actors AS actor ON actor.actor_id = executed.actor_id

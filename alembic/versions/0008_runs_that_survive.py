@@ -1,7 +1,8 @@
 """runs that survive: a worker is alive while its liveness session holds an advisory lock, so a run
 whose workers died is taken over by a plain start at once (their claims return without waiting for the
 lease) while live workers still refuse a second start; a worker that was taken over claims nothing
-more; locks are taken claim rows first, then workers, everywhere
+more; locks are taken claim rows first, then workers, everywhere; a shell actor's config.env is
+checked (names passed through to the command, never a secret's)
 
 Revision ID: 0008
 Revises: 0007
@@ -81,13 +82,18 @@ def upgrade() -> None:
         "0775_function_worker_state.sql",
         "2fd00f24b427803213a3d045478c6a5b9c0814b61714839030377a335ded9d6c",
     )
+    install(
+        connection,
+        "0340_function_workflow_check_actors.sql",
+        "0e8fca6c89d5659bdfe823f11c0e2def52d473b6419723a57470d7b198832ec7",
+    )
     # INSTALL-END
 
 
 def downgrade() -> None:
     connection = op.get_bind()
     execute_script(connection, DOWNGRADE)
-    # the versions migrations 0005, 0006 and 0007 installed
+    # the versions migrations 0004, 0005, 0006 and 0007 installed
     install(
         connection,
         "0700_function_start_run.sql",
@@ -107,5 +113,10 @@ def downgrade() -> None:
         connection,
         "0740_function_heartbeat.sql",
         "4bce18a07710d1a82d7b33a37cd05a6206330e33bb3d9c8bd671a7174d7b09bb",
+    )
+    install(
+        connection,
+        "0340_function_workflow_check_actors.sql",
+        "bb1ef17dddc32184ab3f74bb9ed3975a9398c8a65bd04cdab41afeb3d9052004",
     )
     execute_script(connection, DOWNGRADE_AFTER)

@@ -26,6 +26,13 @@ CASES = [
     ("shell", {"command": ["cat", ""]}),
     ("shell", {"command": ["cat", 1]}),
     ("shell", {}),
+    ("shell", {"command": ["cat"], "env": ["OLLAMA_HOST", "HF_HOME"]}),
+    ("shell", {"command": ["cat"], "env": []}),
+    ("shell", {"command": ["cat"], "env": "OLLAMA_HOST"}),
+    ("shell", {"command": ["cat"], "env": None}),
+    ("shell", {"command": ["cat"], "env": ["1BAD"]}),
+    ("shell", {"command": ["cat"], "env": ["OPENAI_API_KEY", "PATH", "db_password", "PGPASSWORD"]}),
+    ("shell", {"command": [], "env": ["GH_TOKEN"]}),
 ]
 
 

@@ -1,11 +1,42 @@
-"""The `shell` actor: runs a command (an argv list, no shell), prompt on stdin, output from stdout."""
+"""The `shell` actor: runs a command (an argv list, no shell), prompt on stdin, output from stdout.
+
+Nothing it starts outlives its worker. The command leads its own process group, and the group is
+killed on timeout and by `kill_all_running()` (for the runner to call when a worker stops or abandons
+its tasks; `atexit` calls it at interpreter exit); on Linux the command also gets a parent-death
+signal (`PR_SET_PDEATHSIG`, SIGKILL), so a worker killed with `kill -9` takes the command with it. A
+group is tracked until its command ends: a background process left behind then is not killed.
+
+The parent-death signal fires when the *thread* that forked the child ends, not the process. That is
+safe here without a long-lived forking thread: `execute()` never returns while its command runs (it
+waits for it, or kills the group and waits), so the forking thread outlives its child, and an
+abandoned execution keeps its thread. The signal reaches the direct child only: after a `kill -9` of
+the worker, the command's own children (`sh -c 'a | b'`) are orphaned in the now leaderless group and
+keep running until they end or someone kills the group; nothing in a dead worker can do that. The
+signal is armed in a `preexec_fn` (Python has no safer hook for it; it costs a plain fork instead of
+vfork). `preexec_fn` is "not safe with threads" because the child may need a lock that another thread
+held at fork time; this one touches none: it calls `prctl()` through a function pointer resolved at
+import and `getppid()`, no import, no logging, no I/O. A set-user-ID command loses the signal.
+
+The command sees a minimal environment: the variables of `BASE_ENVIRONMENT` that are set, the names
+listed in `config.env` (passed through from the worker when set), and `TURING_POSTING_ID`. A secret
+must not travel to a command, so `config.env` refuses the database variables and any name containing
+KEY, TOKEN, SECRET or PASSWORD. Error messages (the end of stderr) are redacted of known secrets.
+"""
 
 from __future__ import annotations
 
+import atexit
+import ctypes
+import functools
 import os
+import re
 import signal
 import subprocess
+import sys
+import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 from turing_db.actors.base import (
     ERROR,
@@ -17,40 +48,53 @@ from turing_db.actors.base import (
     elapsed_ms,
     failure,
 )
+from turing_db.redaction import redact
 
 COMMAND_RULE = (  # as workflow_check_actors() says
     'config.command must be a non-empty list of strings, e.g. {"command": ["python3", "script.py"]}'
 )
+ENV_RULE = (
+    "config.env must be a list of environment variable names (letters, digits and _, not starting "
+    'with a digit), e.g. {"env": ["OLLAMA_HOST"]}'
+)
+SECRET_ENV_RULE = (
+    "config.env must not pass secrets to a command (TURING_DATABASE_URL, TURING_DB_PASSWORD, "
+    "PGPASSWORD, or a name containing KEY, TOKEN, SECRET or PASSWORD)"
+)
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+SECRET_NAMES = frozenset({"TURING_DATABASE_URL", "TURING_DB_PASSWORD", "PGPASSWORD"})
+SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD")
+BASE_ENVIRONMENT = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "USER", "LOGNAME")
 
 
 class ShellActor:
     """Runs the command with the prompt on stdin; the posting's id is in $TURING_POSTING_ID.
 
     The command runs in its own process group; on timeout the whole group is killed, children
-    included. A non-zero exit status is [ERROR] with the end of stderr as the message.
+    included. A non-zero exit status is [ERROR] with the (redacted) end of stderr as the message.
     """
 
     def __init__(self, spec: ActorSpec):
         command = spec.config.get("command")
+        problems = []
         if not isinstance(command, list) or not command or not all(isinstance(a, str) and a for a in command):
-            raise ActorConfigError(f"actor {spec.actor_name}: {COMMAND_RULE}")
+            problems.append(COMMAND_RULE)
+        env_problem = check_env(spec.config)
+        if env_problem:
+            problems.append(env_problem)
+        if problems:
+            raise ActorConfigError(f"actor {spec.actor_name}: {'; '.join(problems)}")
         self.name = spec.actor_name
-        self.command: list[str] = command
+        self.command: list[str] = list(spec.config["command"])
+        self.passed_through: tuple[str, ...] = tuple(spec.config.get("env", ()))
         self.timeout = float(spec.timeout_seconds)
 
     def execute(self, task: Task) -> Outcome:
         started = time.perf_counter()
         try:
-            process = subprocess.Popen(
-                self.command,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                start_new_session=True,
-                env={**os.environ, "TURING_POSTING_ID": str(task.posting_id)},
-            )
+            process = spawn(self.command, self.environment(task))
         except OSError as exc:
-            return failure(ERROR, "spawn_failed", f"cannot run {self.command[0]}: {exc}", started)
+            return failure(ERROR, "spawn_failed", redact(f"cannot run {self.command[0]}: {exc}"), started)
         try:
             stdout, stderr = process.communicate(task.prompt.encode(), timeout=self.timeout)
         except subprocess.TimeoutExpired:
@@ -59,18 +103,130 @@ class ShellActor:
         except BaseException:
             kill_group(process)
             raise
+        finally:
+            _forget(process)
         if process.returncode != 0:
-            tail = stderr.decode(errors="replace").strip()[-400:]
+            tail = redact(stderr.decode(errors="replace").strip())[-400:]  # redacted before it is cut
             return failure(
                 ERROR, f"exit_{process.returncode}", tail or f"exit status {process.returncode}", started
             )
         return Outcome(output=stdout.decode(errors="replace"), latency_ms=elapsed_ms(started))
 
+    def environment(self, task: Task) -> dict[str, str]:
+        """The command's whole environment: the base variables, config.env, TURING_POSTING_ID."""
+        names = BASE_ENVIRONMENT + self.passed_through
+        env = {name: os.environ[name] for name in names if name in os.environ}
+        env["TURING_POSTING_ID"] = str(task.posting_id)
+        return env
+
+
+def check_env(config: dict[str, Any]) -> str | None:
+    """The rule `config.env` breaks, or None; a secret name is refused, not silently dropped."""
+    if "env" not in config:
+        return None
+    names = config["env"]
+    if not isinstance(names, list) or not all(isinstance(n, str) and ENV_NAME.fullmatch(n) for n in names):
+        return ENV_RULE
+    secrets = [name for name in names if is_secret_name(name)]
+    return f"{SECRET_ENV_RULE}: {', '.join(secrets)}" if secrets else None
+
+
+def is_secret_name(name: str) -> bool:
+    upper = name.upper()
+    return upper in SECRET_NAMES or any(word in upper for word in SECRET_WORDS)
+
+
+# ---- every live command, so that a stopping worker can kill them all -------------------------------
+
+_running: dict[int, subprocess.Popen[bytes]] = {}  # by pid, which is also the group id
+_lock = threading.Lock()
+_kills = 0  # how many times kill_all_running() ran: a command spawned meanwhile is killed too
+
+
+def spawn(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """Start `command` as the leader of a new process group that dies with this worker."""
+    with _lock:
+        kills_before = _kills
+    process = subprocess.Popen(
+        command,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        env=env,
+        preexec_fn=_die_with_parent(),
+    )
+    with _lock:
+        _running[process.pid] = process
+        missed = _kills != kills_before
+    if missed:  # kill_all_running() ran while it was being started
+        _killpg(process.pid)
+    return process
+
+
+def kill_all_running() -> int:
+    """Kill the process group of every command still running; return how many groups were signalled.
+
+    The executions that started them see a killed command ([ERROR], `exit_-9`) and clean up.
+    """
+    global _kills
+    with _lock:
+        _kills += 1
+        pids = [pid for pid, process in _running.items() if process.returncode is None]
+    return sum(_killpg(pid) for pid in pids)
+
 
 def kill_group(process: subprocess.Popen[bytes]) -> None:
     """Kill a process and everything it started (it leads its own process group)."""
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    _killpg(process.pid)
     process.communicate()
+
+
+def _forget(process: subprocess.Popen[bytes]) -> None:
+    with _lock:
+        _running.pop(process.pid, None)
+
+
+def _killpg(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+atexit.register(kill_all_running)
+
+
+# ---- the parent-death signal (Linux) ----------------------------------------------------------------
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _load_prctl() -> Callable[..., int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    prctl.restype = ctypes.c_int
+    return prctl  # type: ignore[no-any-return]
+
+
+_prctl = _load_prctl()
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """The `preexec_fn` that makes the child get SIGKILL when this worker dies (None off Linux)."""
+    if _prctl is None:
+        return None
+    return functools.partial(_set_parent_death_signal, _prctl, os.getpid(), int(signal.SIGKILL))
+
+
+def _set_parent_death_signal(prctl: Callable[..., int], parent: int, signum: int) -> None:
+    """Runs in the child between fork and exec: as little as possible, nothing that takes a lock."""
+    prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0)
+    if os.getppid() != parent:  # the worker died before the signal was armed
+        os._exit(1)

@@ -1,0 +1,64 @@
+"""Redaction: text that may be stored or shown (an error message, a log line) loses every secret it holds.
+
+The secrets are the ones this process knows at call time: the database password (TURING_DB_PASSWORD,
+PGPASSWORD, the password inside TURING_DATABASE_URL, from the environment or the `.env` file) and the
+values of variables named `*_API_KEY`, `*_TOKEN`, `*_SECRET` or `*_PASSWORD`; each becomes `***`.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping
+from urllib.parse import quote
+
+from sqlalchemy.engine import make_url
+
+from turing_db.settings import read_environment
+
+MASK = "***"
+DATABASE_SECRETS = ("TURING_DB_PASSWORD", "PGPASSWORD")  # redacted whatever their length
+SECRET_SUFFIXES = ("_API_KEY", "_TOKEN", "_SECRET", "_PASSWORD")
+MIN_SECRET_LENGTH = 6  # a shorter value of a *_TOKEN-like variable would mask ordinary words
+_RAW_URL_PASSWORD = re.compile(r"^[^:/?#]+://[^:@/?#]*:([^@/?#]*)@")
+
+
+def redact(text: str) -> str:
+    """`text` with every known secret value replaced by `***`."""
+    pattern = _pattern(known_secrets())
+    return pattern.sub(MASK, text) if pattern is not None else text
+
+
+def known_secrets(environ: Mapping[str, str] | None = None) -> frozenset[str]:
+    """The secret values in `environ` (default: the process environment over the `.env` file)."""
+    env = read_environment() if environ is None else environ
+    secrets: set[str] = set()
+    for name in DATABASE_SECRETS:
+        secrets.update(_forms(env.get(name) or ""))
+    raw_url = env.get("TURING_DATABASE_URL") or ""
+    if raw_url:
+        try:
+            secrets.update(_forms(make_url(raw_url).password or ""))
+        except Exception:  # an unparsable URL still hides its password below
+            pass
+        match = _RAW_URL_PASSWORD.match(raw_url)
+        if match:
+            secrets.add(match.group(1))  # as written, percent-encoding included
+    for name, value in env.items():
+        if name.upper().endswith(SECRET_SUFFIXES) and len(value) >= MIN_SECRET_LENGTH:
+            secrets.add(value)
+    secrets.discard("")
+    return frozenset(secrets)
+
+
+def _forms(password: str) -> set[str]:
+    """A password as it is, and percent-encoded as it appears in a URL."""
+    return {password, quote(password, safe="")} if password else set()
+
+
+@functools.lru_cache(maxsize=8)
+def _pattern(secrets: frozenset[str]) -> re.Pattern[str] | None:
+    if not secrets:
+        return None
+    longest_first = sorted(secrets, key=lambda s: (-len(s), s))  # a secret inside another goes whole
+    return re.compile("|".join(re.escape(secret) for secret in longest_first))
