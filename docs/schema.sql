@@ -478,7 +478,7 @@ FUNCTION sweep_expired_claims(bigint)
     RETURNS integer
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 0b7999e47b763311b96095aaf9f4afd8;
+    BODY md5 382d944d81066c07db723d3608ca8f94;
 
 FUNCTION template_placeholders(text)
     ARGUMENTS p_template text

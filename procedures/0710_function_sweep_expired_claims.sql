@@ -1,9 +1,10 @@
 -- sweep_expired_claims(run_id): return the claims whose lease has expired (their worker died or hung)
--- to the pool, and at once those of workers whose liveness session is gone (worker_alive(): a kill -9
--- or a reboot need not wait out the lease). A posting reclaimed more than the run's max_reclaims times
--- is a poison pill: it is quarantined (postings.quarantined_at and quarantine_reason) instead of being
--- tried again. Runs from pg_cron every minute for all runs (job 'sweep-expired-claims'), and at every
--- claim for that run. Returns how many claims it swept.
+-- to the pool. A posting reclaimed more than the run's max_reclaims times is a poison pill: it is
+-- quarantined (postings.quarantined_at and quarantine_reason) instead of being tried again. Runs at
+-- every claim for that run, and from pg_cron every minute for all runs (job 'sweep-expired-claims'),
+-- when it also returns the claims of workers whose liveness session is gone (worker_alive(): one dead
+-- process of a run that others go on with need not wait out the lease; start_run() takes over a run
+-- whose workers are all dead at once). Returns how many claims it swept.
 CREATE OR REPLACE FUNCTION public.sweep_expired_claims(p_run_id bigint DEFAULT NULL)
 RETURNS integer
 LANGUAGE plpgsql
@@ -12,15 +13,19 @@ SET search_path = pg_catalog, public, pg_temp
 AS $function$
 DECLARE
     swept_count integer;
+    dead        text[];
 BEGIN
-    -- DEAD WORKERS: their claims expire now (a few rows of run_workers; skipped when none is dead)
-    UPDATE public.posting_work AS work SET lease_expires_at = now() - interval '1 second'
-      FROM public.run_workers AS worker
-     WHERE worker.holds_lock AND worker.stopped_at IS NULL
-       AND (p_run_id IS NULL OR worker.workflow_run_id = p_run_id)
-       AND NOT public.worker_alive(worker.worker_id)
-       AND work.workflow_run_id = worker.workflow_run_id AND work.claimed_by = worker.worker_id
-       AND work.status = 'claimed' AND work.lease_expires_at >= now();
+    -- DEAD WORKERS (the minutely sweep only: pg_locks is read once, not at every claim)
+    IF p_run_id IS NULL THEN
+        SELECT array_agg(worker.worker_id) INTO dead
+          FROM public.run_workers AS worker
+          JOIN public.workflow_runs AS run ON run.workflow_run_id = worker.workflow_run_id AND run.status = 'running'
+         WHERE worker.holds_lock AND worker.stopped_at IS NULL AND NOT public.worker_alive(worker.worker_id);
+        IF dead IS NOT NULL THEN  -- their claims expire now
+            UPDATE public.posting_work AS work SET lease_expires_at = now() - interval '1 second'
+             WHERE work.status = 'claimed' AND work.claimed_by = ANY (dead) AND work.lease_expires_at >= now();
+        END IF;
+    END IF;
 
     -- EXPIRED claims return to the pool, or quarantine a posting reclaimed too often
     WITH expired AS (

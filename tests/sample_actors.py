@@ -46,3 +46,9 @@ def slow_when_odd(prompt: str, context: dict[str, Any]) -> str:
     if int(context["posting_id"]) % 2:
         time.sleep(3)
     return "done"
+
+
+def unstorable_by_id(prompt: str, context: dict[str, Any]) -> str:
+    """By posting id: a NUL byte, an unpaired surrogate, 2 MiB, an empty output, or plain text."""
+    kind = int(context["posting_id"]) % 5
+    return ["nul \x00 byte", "lone \ud800 surrogate", "x" * (2 * 1024 * 1024), "", "fine"][kind]

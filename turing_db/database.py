@@ -13,24 +13,30 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from functools import wraps
+from functools import cache, wraps
 from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_delay, wait_exponential
 
-from turing_db.actors import ActorSpec, Outcome, Task
+from turing_db.actors import FAILED, ActorSpec, Outcome, Task
 from turing_db.logs import get_logger
+from turing_db.settings import RunLimits, load_run_limits
 from turing_db.validation import Finding, ValidationReport, WorkflowInvalid
 
 log = get_logger(__name__)
 
-RETRY_ATTEMPTS = 6
-CONNECT_ARGS = {"application_name": "turing_db", "connect_timeout": 10}
+MAX_OUTPUT_BYTES = RunLimits().max_output_bytes  # an output over this fails its posting (output_too_large)
+RETRY_WAIT_CAP_SECONDS = 15
+# every connection: a name in pg_stat_activity, a bounded connect, and TCP keepalives, so a dropped
+# network is noticed by both ends within about a minute
+CONNECT_ARGS: dict[str, Any] = {"application_name": "turing_db", "connect_timeout": 10, "keepalives": 1,
+                                "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}  # fmt: skip
+RECONNECT_HOOKS: list[Callable[[], None]] = []  # run before a retry (turing_db.liveness re-takes its locks)
 WORKFLOW_INVALID = "TD001"  # the SQLSTATE start_run() refuses an invalid workflow with
 CRON_JOBS = ("refresh-actor-performance", "sweep-expired-claims")
 P = ParamSpec("P")
@@ -50,21 +56,35 @@ def database_unreachable(error: BaseException) -> bool:
 
 
 def retry_while_unreachable(call: Callable[P, T]) -> Callable[P, T]:
-    """Retry `call` with exponential backoff while the database is unreachable (a restart, a blip).
+    """Retry `call` with capped exponential backoff while the database is unreachable (a restart, a
+    failover, a network blip), for up to TURING_DB_OUTAGE_SECONDS (10 minutes), with a log line per
+    attempt; before each retry the RECONNECT_HOOKS run (the worker's liveness locks are taken again).
 
     Safe for every call a worker makes: a completion whose commit went through before the connection
     broke is refused as stale on the retry, a lost claim returns when its lease ends, and a
     rolled-back transaction changed nothing. An error the database reports is raised at once.
     """
 
+    def reconnect(state: RetryCallState) -> None:
+        if state.attempt_number > 1:
+            for hook in list(RECONNECT_HOOKS):
+                hook()
+
     @wraps(call)
     def retried(*args: P.args, **kwargs: P.kwargs) -> T:
         for attempt in Retrying(
             retry=retry_if_exception(database_unreachable),
-            stop=stop_after_attempt(RETRY_ATTEMPTS),
-            wait=wait_exponential(multiplier=0.5, max=8),
+            stop=stop_after_delay(outage_seconds()),
+            wait=wait_exponential(multiplier=0.5, max=RETRY_WAIT_CAP_SECONDS),
+            before=reconnect,
             before_sleep=lambda state: log.warning(
-                "database unreachable, retrying", call=call.__name__, attempt=state.attempt_number
+                "database unreachable, retrying",
+                call=call.__name__,
+                attempt=state.attempt_number,
+                waited_seconds=round(state.seconds_since_start or 0.0, 1),
+                error=str(getattr(state.outcome.exception(), "orig", "") if state.outcome else "").strip()[
+                    :200
+                ],
             ),  # fmt: skip
             reraise=True,
         ):
@@ -73,6 +93,12 @@ def retry_while_unreachable(call: Callable[P, T]) -> Callable[P, T]:
         raise AssertionError("unreachable")  # Retrying either returns or re-raises
 
     return retried
+
+
+@cache
+def outage_seconds() -> int:
+    """How long a worker waits out an unreachable database (TURING_DB_OUTAGE_SECONDS, read once)."""
+    return load_run_limits().outage_seconds
 
 
 # -- what the calls return ---------------------------------------------------------------------------
@@ -236,12 +262,21 @@ def claim_chunk(
 
 @retry_while_unreachable
 def complete_chunk(
-    engine: Engine, worker: str, chunk: Chunk, results: Sequence[tuple[Claim, Outcome]]
+    engine: Engine,
+    worker: str,
+    chunk: Chunk,
+    results: Sequence[tuple[Claim, Outcome]],
+    max_output_bytes: int = MAX_OUTPUT_BYTES,
 ) -> list[Completion]:
-    """Hand results of `chunk` back; one Completion per posting (accepted False: a stale claim)."""
+    """Hand results of `chunk` back; one Completion per posting (accepted False: a stale claim). An
+    output the database cannot store fails its posting alone (`storable()`)."""
     token = str(chunk.claim_token)
     payload = [
-        {key: value for key, value in _result(token, claim, outcome).items() if value is not None}
+        {
+            key: value
+            for key, value in _result(token, claim, storable(outcome, max_output_bytes)).items()
+            if value is not None
+        }  # fmt: skip
         for claim, outcome in results
     ]
     with engine.begin() as conn:
@@ -250,6 +285,42 @@ def complete_chunk(
             {"run": chunk.workflow_run_id, "worker": worker, "results": json.dumps(payload)},
         ).all()
     return [Completion(*row) for row in rows]
+
+
+def storable(outcome: Outcome, max_output_bytes: int = MAX_OUTPUT_BYTES) -> Outcome:
+    """The outcome as the database can store it: an output that PostgreSQL's text refuses (a NUL
+    character, an unpaired surrogate) or that is larger than `max_output_bytes` fails its posting
+    alone with [FAILED] (`unstorable_output`, `output_too_large`) instead of failing the whole batch;
+    an error message is made storable rather than refused."""
+    if outcome.error_message is not None and not _is_storable(outcome.error_message):
+        outcome = replace(outcome, error_message=_make_storable(outcome.error_message))
+    if outcome.sentinel is not None:
+        return replace(outcome, output="")  # an error outcome stores its sentinel, not its output
+    problem, kind = None, "unstorable_output"
+    if "\x00" in outcome.output:
+        problem = "the output contains a NUL character, which PostgreSQL text cannot store"
+    else:
+        try:
+            size = len(outcome.output.encode("utf-8"))
+        except UnicodeEncodeError as error:
+            problem = f"the output contains an unpaired surrogate (U+{ord(outcome.output[error.start]):04X})"
+        else:
+            if size > max_output_bytes:
+                problem, kind = (
+                    f"the output is {size} bytes, over the limit of {max_output_bytes}",
+                    "output_too_large",
+                )
+    if problem is None:
+        return outcome
+    return replace(outcome, output="", sentinel=FAILED, error_kind=kind, error_message=problem)
+
+
+def _is_storable(text: str) -> bool:
+    return "\x00" not in text and not any("\ud800" <= character <= "\udfff" for character in text)
+
+
+def _make_storable(text: str) -> str:
+    return text.replace("\x00", "\ufffd").encode("utf-8", errors="replace").decode("utf-8")
 
 
 def _result(token: str, claim: Claim, outcome: Outcome) -> dict[str, Any]:
@@ -440,6 +511,11 @@ def health_facts(engine: Engine) -> HealthFacts:
             )
             jobs = {name: (schedule, active, last) for name, schedule, active, last in rows}
     return HealthFacts(str(version), str(database), cron_database, bool(has_cron), revision, jobs)
+
+
+def lift_statement_timeout(connection: Connection) -> None:
+    """For this transaction only: no statement timeout (migrations may rewrite large tables)."""
+    connection.execute(text("SET LOCAL statement_timeout = 0"))
 
 
 def ping(engine: Engine) -> None:

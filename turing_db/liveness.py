@@ -32,6 +32,7 @@ class Liveness:
         self._workers: list[str] = []
         self._connection: Connection | None = None
         self._lock = threading.Lock()
+        database.RECONNECT_HOOKS.append(self.revive)  # a call that lost the database re-locks first
 
     def hold(self, worker: str) -> None:
         """Take `worker`'s lock in the liveness session (before the worker registers with start_run)."""
@@ -39,8 +40,10 @@ class Liveness:
             self._workers.append(worker)
             database.hold_worker_locks(self._connect(), [worker])
 
+    @database.retry_while_unreachable
     def ensure(self) -> None:
-        """Check the session; after it dropped, reconnect and take every lock again."""
+        """Check the session; after it dropped, reconnect and take every lock again (waiting out an
+        unreachable database like every call a worker makes)."""
         with self._lock:
             if self._connection is not None:
                 try:
@@ -49,10 +52,24 @@ class Liveness:
                 except DBAPIError:
                     log.warning("liveness session lost: reconnecting", workers=len(self._workers))
                     self._discard()
-            database.hold_worker_locks(self._connect(), self._workers)
+            try:
+                database.hold_worker_locks(self._connect(), self._workers)
+            except DBAPIError:
+                self._discard()
+                raise
+
+    def revive(self) -> None:
+        """Before a retry: take the locks again if the session dropped; quietly, as the call retried
+        reports the outage itself."""
+        try:
+            self.ensure.__wrapped__(self)  # type: ignore[attr-defined]
+        except DBAPIError:
+            pass
 
     def close(self) -> None:
         """End the session: the workers' locks go with it."""
+        if self.revive in database.RECONNECT_HOOKS:
+            database.RECONNECT_HOOKS.remove(self.revive)
         with self._lock:
             self._discard()
             self._engine.dispose()

@@ -31,9 +31,17 @@ def make_engine(settings: Settings) -> Engine:
         max_overflow=0,
         pool_pre_ping=True,
         pool_timeout=30,
-        connect_args=database.CONNECT_ARGS,
+        connect_args={**database.CONNECT_ARGS, "options": session_options(settings)},
         hide_parameters=True,  # a failed statement is logged without its values (prompts, outputs, secrets)
     )
+
+
+def session_options(settings: Settings) -> str:
+    """Server settings for every pooled session: a statement that runs too long is cancelled, and a
+    session idle inside a transaction (a worker whose network dropped) is ended, releasing its locks."""
+    limits = settings.limits
+    return (f"-c statement_timeout={limits.statement_timeout_seconds}s "
+            f"-c idle_in_transaction_session_timeout={limits.idle_in_transaction_seconds}s")  # fmt: skip
 
 
 def get_engine(settings: Settings | None = None) -> Engine:

@@ -27,6 +27,7 @@ from turing_db.execution import execute_chunk
 from turing_db.liveness import Liveness
 from turing_db.logs import get_logger
 from turing_db.pool import get_engine
+from turing_db.settings import load_run_limits
 
 log = get_logger(__name__)
 
@@ -93,6 +94,7 @@ class WaveBatchProcessor:
         engine: Engine | None = None,
         on_progress: Callable[[Progress, str, int], None] | None = None,
         heartbeat_seconds: float = HEARTBEAT_SECONDS,
+        max_output_bytes: int | None = None,
     ):
         if workers < 1:
             raise ValueError("workers must be at least 1")
@@ -111,6 +113,7 @@ class WaveBatchProcessor:
         self.writers = min(workers, connections - workers)  # 0: each worker completes its own chunks
         self.on_progress = on_progress
         self.heartbeat_seconds = heartbeat_seconds
+        self.max_output_bytes = max_output_bytes or load_run_limits().max_output_bytes
         self._stop = threading.Event()
         self._abandon = threading.Event()
         self._actors: dict[str, Actor] = {}
@@ -289,7 +292,7 @@ class WaveBatchProcessor:
     def _complete(self, worker: str, chunk: Chunk, results: Results) -> None:
         """Hand a chunk's results back; count the steps, log refused (stale) results, report progress."""
         try:
-            completions = database.complete_chunk(self.engine, worker, chunk, results)
+            completions = database.complete_chunk(self.engine, worker, chunk, results, self.max_output_bytes)
         except BaseException:  # nothing of it was stored: hand the claims back rather than wait out leases
             self._release_quietly(chunk.workflow_run_id, worker, [chunk.claim_token])
             raise

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from dotenv import dotenv_values
@@ -64,6 +64,7 @@ class Settings:
     embedded: bool
     pool_size: int = DEFAULT_POOL_SIZE
     password: Secret | None = field(default=None, repr=False)
+    limits: RunLimits = field(default_factory=lambda: RunLimits())
 
     @property
     def safe_url(self) -> str:
@@ -100,7 +101,7 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
         url = _parse_url(env["TURING_DATABASE_URL"])
         if env.get("TURING_DB_PASSWORD") and not url.password:
             url = url.set(password=env["TURING_DB_PASSWORD"])
-        return _external(url, pool_size)
+        return replace(_external(url, pool_size), limits=load_run_limits(environ, env_file))
     if any(env.get(name) for name in DATABASE_VARIABLES[1:]):
         if not env.get("TURING_DB_HOST"):
             raise ConfigurationError(
@@ -115,8 +116,39 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
             port=_positive_int(env, "TURING_DB_PORT", 5432),
             database=env.get("TURING_DB_NAME") or "turing",
         )
-        return _external(url, pool_size)
-    return Settings(url=EmbeddedCluster.default().url(), embedded=True, pool_size=pool_size)
+        return replace(_external(url, pool_size), limits=load_run_limits(environ, env_file))
+    return Settings(url=EmbeddedCluster.default().url(), embedded=True, pool_size=pool_size,
+                    limits=load_run_limits(environ, env_file))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RunLimits:
+    """How a run behaves when things go wrong, from TURING_* variables (defaults in brackets):
+    TURING_MAX_OUTPUT_BYTES [1 MiB] an output larger than this fails its posting (output_too_large);
+    TURING_DB_OUTAGE_SECONDS [600] how long workers wait out an unreachable database;
+    TURING_DB_STATEMENT_TIMEOUT [120] seconds a statement may run before the server cancels it;
+    TURING_DB_IDLE_IN_TRANSACTION_TIMEOUT [60] seconds a session may idle inside a transaction
+    (a worker whose network dropped never keeps a chunk's row locks)."""
+
+    max_output_bytes: int = 1024 * 1024
+    outage_seconds: int = 600
+    statement_timeout_seconds: int = 120
+    idle_in_transaction_seconds: int = 60
+
+
+def load_run_limits(environ: Mapping[str, str] | None = None, env_file: Path | None = None) -> RunLimits:
+    env = read_environment(environ, env_file)
+    defaults = RunLimits()
+    return RunLimits(
+        max_output_bytes=_positive_int(env, "TURING_MAX_OUTPUT_BYTES", defaults.max_output_bytes),
+        outage_seconds=_positive_int(env, "TURING_DB_OUTAGE_SECONDS", defaults.outage_seconds),
+        statement_timeout_seconds=_positive_int(
+            env, "TURING_DB_STATEMENT_TIMEOUT", defaults.statement_timeout_seconds
+        ),
+        idle_in_transaction_seconds=_positive_int(
+            env, "TURING_DB_IDLE_IN_TRANSACTION_TIMEOUT", defaults.idle_in_transaction_seconds
+        ),
+    )
 
 
 def _external(url: URL, pool_size: int) -> Settings:

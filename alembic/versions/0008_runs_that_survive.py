@@ -65,7 +65,7 @@ def upgrade() -> None:
     install(
         connection,
         "0710_function_sweep_expired_claims.sql",
-        "6c1e95dda524250bad56a442e576a84fea9982ef25a5e94c918a975bb4604200",
+        "06cf9df15e0df5e9271b77f894cd50f3a99a922be1aeeb128abb987d608e7585",
     )
     install(
         connection,

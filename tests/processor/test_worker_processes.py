@@ -2,6 +2,7 @@
 
 import collections
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -200,3 +201,34 @@ def test_library_api_runs_a_workflow_and_returns_its_summary(
     assert [row["conversation"] for row in summary.conversations] == ["t_a", "t_b"]
     assert summary.steps_executed == 50
     assert os.path.exists(tmp_path / "executions.log")
+
+
+def test_a_database_outage_mid_run_is_waited_out_and_loses_nothing(
+    engine: Engine, logged_workflow: int, turing_env: dict[str, str], tmp_path: Path, pg_server
+) -> None:  # type: ignore[no-untyped-def]
+    """The server is down for 20 s (longer than the 6 retries of the previous version lasted)."""
+    add_postings(engine, 200)
+    log = tmp_path / "executions.log"
+    worker = start_worker(worker_env(turing_env, log, sleep=0.05), "--chunk-size", "20")
+    wait_until(lambda: scalar(engine, "SELECT count(*) FROM conversation_outputs") >= 40)
+    data = Path(pg_server.datadir)
+    command_line = shlex.split((data / "postmaster.opts").read_text())[1:]  # what the server was started with
+    quiet = {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    subprocess.run(
+        [pg_server.executable, "stop", "-D", str(data), "-m", "fast", "-w"], **quiet, timeout=60, check=True
+    )
+    try:
+        time.sleep(20)
+        gave_up = worker.poll() is not None
+    finally:  # whatever happened, the session's server comes back for the tests after this one
+        subprocess.run([pg_server.executable, "start", "-D", str(data), "-w", "-t", "120", "-l",
+                        str(data.parent / "restart.log"), "-o", shlex.join(command_line)],
+                       **quiet, timeout=150, check=True)  # fmt: skip
+    out, err = worker.communicate(timeout=180)
+    assert not gave_up, "the worker gave up during the outage: " + err[-2000:]
+    assert worker.returncode == 0, out + err
+    assert "database unreachable, retrying" in err and "liveness session lost: reconnecting" in err
+    assert "200 postings — 200 completed" in out
+    assert_every_step_recorded_once(engine, 200)
+    repeated = [step for step, count in executions(log).items() if count > 1]
+    assert len(repeated) <= 2 * 20  # at most the chunks in hand when the server went away

@@ -14,6 +14,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
+from turing_db import database
 from turing_db.paths import PROJECT_DIR
 
 
@@ -50,6 +51,7 @@ def _run(engine: Engine, action, revision: str) -> None:  # type: ignore[no-unty
     config = alembic_config()
     try:
         with engine.begin() as conn:
+            database.lift_statement_timeout(conn)
             config.attributes["connection"] = conn
             action(config, revision)
     except (psycopg2.Error, DBAPIError) as exc:
