@@ -340,14 +340,14 @@ FUNCTION claim_chunk_v2(bigint,text,integer,integer)
     RETURNS json
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 0e9f0db8ad12ab3eba13c36b0935ff59;
+    BODY md5 ae2acc13d1f77f75ed62d307d577b470;
 
 FUNCTION complete_chunk(bigint,text,jsonb)
     ARGUMENTS p_run_id bigint, p_worker text, p_results jsonb
     RETURNS TABLE(posting_id bigint, accepted boolean, state text, next_conversation text, note text)
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 42e60cc3932ed1205263a4009ee94fc4;
+    BODY md5 7bd111e6c1ad14566c41fffdbeba8685;
 
 FUNCTION delete_log_rows()
     RETURNS trigger

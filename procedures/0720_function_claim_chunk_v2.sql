@@ -26,6 +26,7 @@ DECLARE
     wave     integer;
     template text;
     columns  text;
+    claim    text;
     chunk    json;
 BEGIN
     SELECT * INTO run FROM public.workflow_runs AS r WHERE r.workflow_run_id = p_run_id;
@@ -84,13 +85,17 @@ BEGIN
 
     -- CLAIM: lock, lease and render in one statement. The locked rows are updated by their row
     -- address (a TID scan): a join on the key let the planner scan the whole work table instead.
-    EXECUTE format($claim$
+    -- Postings whose claims were reclaimed (their worker died holding them) are suspects: they are
+    -- claimed only when no other posting of the wave waits, one per chunk, so that a poison posting
+    -- that kills its worker takes no other posting down with it again.
+    claim := format($claim$
         WITH picked AS (
             SELECT work.ctid
               FROM public.posting_work AS work
              WHERE work.workflow_run_id = $1 AND work.conversation_id = $2 AND work.status = 'waiting'
+               AND (work.reclaims > 0) = $7
              ORDER BY work.posting_id
-             LIMIT $3
+             LIMIT CASE WHEN $7 THEN 1 ELSE $3 END
                FOR UPDATE SKIP LOCKED
         ), claimed AS (
             UPDATE public.posting_work AS work
@@ -119,10 +124,14 @@ BEGIN
           FROM public.conversations AS conversation
           JOIN public.actors AS actor ON actor.actor_id = conversation.actor_id
          WHERE conversation.conversation_id = $2
-        $claim$, public.prompt_expression(template), columns)
-    INTO chunk
+        $claim$, public.prompt_expression(template), columns);
+    EXECUTE claim INTO chunk
     USING p_run_id, wave, least(greatest(p_max_postings, 1), 1000), gen_random_uuid(), p_worker,
-          now() + make_interval(secs => run.lease_seconds);
+          now() + make_interval(secs => run.lease_seconds), false;
+    IF chunk ->> 'postings' IS NULL THEN  -- no posting above suspicion waits: one suspect alone
+        EXECUTE claim INTO chunk
+        USING p_run_id, wave, 1, gen_random_uuid(), p_worker, now() + make_interval(secs => run.lease_seconds), true;
+    END IF;
     IF chunk ->> 'postings' IS NULL THEN
         RETURN NULL;  -- other workers hold every waiting posting of the wave
     END IF;

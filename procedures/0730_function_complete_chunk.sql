@@ -11,7 +11,8 @@
 --      branches have 25) turns the outcome into '[LOOP_LIMIT]', matched again; an outcome no branch
 --      matches goes to the global error handler (a missing branch, noted in the checkpoint), and a
 --      posting the error handler ends is 'failed';
---   3. the output, the actor call and a checkpoint are stored and the posting moves on.
+--   3. the output, the actor call and a checkpoint are stored and the posting moves on; its reclaim
+--      count starts again at 0 (a posting that makes progress is no poison pill).
 -- A result whose claim token is stale (the lease expired and the posting was reclaimed, or it was
 -- already completed) changes nothing and is returned with accepted = false.
 CREATE OR REPLACE FUNCTION public.complete_chunk(p_run_id bigint, p_worker text, p_results jsonb)
@@ -204,7 +205,8 @@ BEGIN
                              ELSE work.visits END,
                in_error_handler = work.in_error_handler OR (routed.next_id = handler_id) IS TRUE,
                last_outcome = coalesce(routed.outcome, 'ok'),
-               attempt = 0, claim_token = NULL, claimed_by = NULL, lease_expires_at = NULL, updated_at = now()
+               attempt = 0, reclaims = 0,  -- a result is progress: the posting is above suspicion again
+               claim_token = NULL, claimed_by = NULL, lease_expires_at = NULL, updated_at = now()
           FROM routed
          WHERE work.ctid = ANY (ARRAY(SELECT moving.work_row FROM routed AS moving))
            AND work.ctid = routed.work_row

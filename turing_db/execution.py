@@ -4,7 +4,10 @@ A few worker threads pull tasks from a shared queue, so a slow task holds up no 
 actor costs a queue read, not a thread hop. A task that overruns its actor's timeout is reported as
 [TIMEOUT]; its thread is left to finish in the background (Python cannot stop a running function)
 and a fresh thread takes its place. While tasks are running, `while_waiting` is called every
-`wait_interval` seconds (the runner extends its leases there).
+`wait_interval` seconds (the runner extends its leases there); `on_outcome(index, outcome)` is called
+as each task finishes (in the thread that finished it: keep it short), and `tick()` whenever the
+waiting thread wakes — at least every 0.2 s, and after each outcome — so that the caller can store
+results as they come.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ def execute_chunk(
     wait_interval: float = 30.0,
     while_waiting: Callable[[list[int]], object] | None = None,
     stop_now: Callable[[], bool] = lambda: False,
+    on_outcome: Callable[[int, Outcome], None] | None = None,
+    tick: Callable[[], None] | None = None,
 ) -> list[Outcome | None]:
     """One outcome per task, in order; None for tasks not finished when `stop_now()` turned true."""
     pending: queue.SimpleQueue[int] = queue.SimpleQueue()
@@ -53,6 +58,8 @@ def execute_chunk(
                 if results[index] is None:  # not already reported as timed out
                     results[index] = outcome
                     remaining[0] -= 1
+                    if on_outcome:
+                        on_outcome(index, outcome)
                 started.pop(index, None)
                 changed.notify_all()
 
@@ -71,10 +78,18 @@ def execute_chunk(
                     results[index] = Outcome(sentinel=TIMEOUT, error_kind="timeout", latency_ms=(now - since) * 1000,
                                              error_message=f"{actor.name} took longer than {timeout:g} s")  # fmt: skip
                     remaining[0] -= 1
+                    if on_outcome:
+                        on_outcome(index, results[index])  # type: ignore[arg-type]
                     del started[index]
                     add_puller()  # the stuck thread keeps running; the queue needs a live puller
             if remaining[0] == 0:
                 break
+            if tick:
+                changed.release()
+                try:
+                    tick()
+                finally:
+                    changed.acquire()
             if while_waiting and now >= next_wait_call:
                 unfinished = [i for i, result in enumerate(results) if result is None]
                 changed.release()

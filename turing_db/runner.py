@@ -8,6 +8,7 @@ runs until the run has no work left (or `stop()` is called) and returns a `RunSu
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import json
 import os
 import socket
@@ -95,6 +96,8 @@ class WaveBatchProcessor:
         on_progress: Callable[[Progress, str, int], None] | None = None,
         heartbeat_seconds: float = HEARTBEAT_SECONDS,
         max_output_bytes: int | None = None,
+        flush_batch: int | None = None,
+        flush_ms: int | None = None,
     ):
         if workers < 1:
             raise ValueError("workers must be at least 1")
@@ -113,7 +116,10 @@ class WaveBatchProcessor:
         self.writers = min(workers, connections - workers)  # 0: each worker completes its own chunks
         self.on_progress = on_progress
         self.heartbeat_seconds = heartbeat_seconds
-        self.max_output_bytes = max_output_bytes or load_run_limits().max_output_bytes
+        limits = load_run_limits()
+        self.max_output_bytes = max_output_bytes or limits.max_output_bytes
+        self.flush_batch = flush_batch or limits.flush_batch
+        self.flush_seconds = (flush_ms or limits.flush_ms) / 1000
         self._stop = threading.Event()
         self._abandon = threading.Event()
         self._actors: dict[str, Actor] = {}
@@ -238,6 +244,21 @@ class WaveBatchProcessor:
                 future, in_flight, wave_in_flight = in_flight, None, None
                 future.result()
 
+        def store(claimed: Chunk, results: Results, wait: bool) -> bool:
+            """Hand results to the writer (or store them here without one). With `wait` False, only
+            when no completion is in flight: whether they were handed over."""
+            nonlocal in_flight, wave_in_flight
+            if in_flight is not None:
+                if not wait and not in_flight.done():
+                    return False
+                settle()
+            if writer is None:
+                self._complete(worker, claimed, results)
+            else:
+                in_flight = writer.submit(self._complete, worker, claimed, results)
+                wave_in_flight = claimed.conversation_id
+            return True
+
         try:
             while not self._stop.is_set():
                 if in_flight is not None and in_flight.done():
@@ -258,19 +279,18 @@ class WaveBatchProcessor:
                         return
                     self._stop.wait(IDLE_SLEEP_SECONDS)  # other workers hold the rest
                     continue
-                results, finished_all = self._execute(worker, chunk)
-                settle()
-                claimed, chunk = chunk, None  # handed over: a completion that fails hands its own claims back
+                results, finished_all = self._execute(
+                    worker, chunk, functools.partial(store, chunk, wait=False)
+                )
                 if not finished_all:  # abandoned: store what finished, then hand back the rest of the chunk
+                    settle()
                     if results:
-                        self._complete(worker, claimed, results)
+                        self._complete(worker, chunk, results)
                     # the chunk shares one claim token: only its unfinished postings are still claimed now
-                    database.release_claims(self.engine, run_id, worker, [claimed.claim_token])
-                elif writer is not None:
-                    in_flight = writer.submit(self._complete, worker, claimed, results)
-                    wave_in_flight = claimed.conversation_id
-                else:
-                    self._complete(worker, claimed, results)
+                    database.release_claims(self.engine, run_id, worker, [chunk.claim_token])
+                elif results:
+                    store(chunk, results, wait=True)
+                chunk = None  # handed over: a completion that fails hands its own claims back
         except BaseException:
             if chunk is not None:  # claimed, and now never to be completed: hand it back, not wait out leases
                 self._release_quietly(run_id, worker, [chunk.claim_token])
@@ -305,11 +325,29 @@ class WaveBatchProcessor:
             progress = database.run_progress(self.engine, chunk.workflow_run_id)
             self.on_progress(progress, chunk.conversation, self._counters.steps)
 
-    def _execute(self, worker: str, chunk: Chunk) -> tuple[Results, bool]:
-        """Run the chunk's actor on every claim (bounded concurrency), heartbeating while they run.
-        The results of the claims that finished, and whether all did (not when abandoned, nor when
-        a heartbeat finds that the chunk's claims were taken over: then its results would be refused)."""
+    def _execute(self, worker: str, chunk: Chunk, store: Callable[[Results], bool]) -> tuple[Results, bool]:
+        """Run the chunk's actor on every claim (bounded concurrency), heartbeating while they run,
+        and hand finished results to `store` as they come: when `flush_batch` are waiting or the oldest
+        has waited `flush_seconds` (so a kill -9 costs the calls in flight and the results not stored
+        yet, not the chunk). Returns the results not handed over yet, and whether every claim finished
+        (not when abandoned, nor when a heartbeat finds that the chunk's claims were taken over: then
+        its results would be refused)."""
         fenced = threading.Event()
+        finished: list[tuple[Claim, Outcome]] = []  # in the order they finished (actor threads append)
+        handed_over = 0
+        oldest = [0.0]  # when the oldest result not handed over yet finished
+
+        def on_outcome(index: int, outcome: Outcome) -> None:
+            if len(finished) == handed_over:
+                oldest[0] = time.monotonic()
+            finished.append((chunk.claims[index], outcome))
+
+        def store_some() -> None:
+            nonlocal handed_over
+            ready = len(finished) - handed_over
+            if ready and (ready >= self.flush_batch or time.monotonic() - oldest[0] >= self.flush_seconds):
+                if store(finished[handed_over : handed_over + ready]):
+                    handed_over += ready
 
         def keep_leases(_unfinished: list[int]) -> None:
             if database.heartbeat(self.engine, chunk.workflow_run_id, worker, [chunk.claim_token]) == 0:
@@ -325,13 +363,10 @@ class WaveBatchProcessor:
             wait_interval=self.heartbeat_seconds,
             while_waiting=keep_leases,
             stop_now=lambda: self._abandon.is_set() or fenced.is_set(),
+            on_outcome=on_outcome,
+            tick=store_some,
         )
-        results = [
-            (claim, outcome)
-            for claim, outcome in zip(chunk.claims, outcomes, strict=True)
-            if outcome is not None
-        ]
-        return results, len(results) == len(chunk.claims)
+        return finished[handed_over:], all(outcome is not None for outcome in outcomes)
 
     def _actor(self, chunk: Chunk) -> Actor:
         """The chunk's actor, built once per process for each version of its row."""

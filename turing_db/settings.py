@@ -128,12 +128,16 @@ class RunLimits:
     TURING_DB_OUTAGE_SECONDS [600] how long workers wait out an unreachable database;
     TURING_DB_STATEMENT_TIMEOUT [120] seconds a statement may run before the server cancels it;
     TURING_DB_IDLE_IN_TRANSACTION_TIMEOUT [60] seconds a session may idle inside a transaction
-    (a worker whose network dropped never keeps a chunk's row locks)."""
+    (a worker whose network dropped never keeps a chunk's row locks);
+    TURING_FLUSH_BATCH [100] and TURING_FLUSH_MS [500]: finished results are stored when this many
+    are waiting or the oldest has waited this long (what a kill -9 can cost beyond the calls in flight)."""
 
     max_output_bytes: int = 1024 * 1024
     outage_seconds: int = 600
     statement_timeout_seconds: int = 120
     idle_in_transaction_seconds: int = 60
+    flush_batch: int = 100
+    flush_ms: int = 500
 
 
 def load_run_limits(environ: Mapping[str, str] | None = None, env_file: Path | None = None) -> RunLimits:
@@ -148,6 +152,8 @@ def load_run_limits(environ: Mapping[str, str] | None = None, env_file: Path | N
         idle_in_transaction_seconds=_positive_int(
             env, "TURING_DB_IDLE_IN_TRANSACTION_TIMEOUT", defaults.idle_in_transaction_seconds
         ),
+        flush_batch=_positive_int(env, "TURING_FLUSH_BATCH", defaults.flush_batch),
+        flush_ms=_positive_int(env, "TURING_FLUSH_MS", defaults.flush_ms),
     )
 
 

@@ -2,7 +2,8 @@
 whose workers died is taken over by a plain start at once (their claims return without waiting for the
 lease) while live workers still refuse a second start; a worker that was taken over claims nothing
 more; locks are taken claim rows first, then workers, everywhere; a shell actor's config.env is
-checked (names passed through to the command, never a secret's)
+checked (names passed through to the command, never a secret's); a reclaimed posting is a suspect,
+claimed alone after the rest of its wave, and a result resets its reclaim count
 
 Revision ID: 0008
 Revises: 0007
@@ -70,7 +71,7 @@ def upgrade() -> None:
     install(
         connection,
         "0720_function_claim_chunk_v2.sql",
-        "bca547d216f781b17896351fcb187749c31259d7f4dc91ec3344f86d2976148c",
+        "a2dc5bb63508c377d7465e8b53408758f08b2262609e445fbeede086c3d4a630",
     )
     install(
         connection,
@@ -86,6 +87,11 @@ def upgrade() -> None:
         connection,
         "0340_function_workflow_check_actors.sql",
         "0e8fca6c89d5659bdfe823f11c0e2def52d473b6419723a57470d7b198832ec7",
+    )
+    install(
+        connection,
+        "0730_function_complete_chunk.sql",
+        "d29ddbe3985b33f22d98e64aa8611eb6c865a2f252c1b283ccb9d678152ed902",
     )
     # INSTALL-END
 
@@ -118,5 +124,10 @@ def downgrade() -> None:
         connection,
         "0340_function_workflow_check_actors.sql",
         "bb1ef17dddc32184ab3f74bb9ed3975a9398c8a65bd04cdab41afeb3d9052004",
+    )
+    install(
+        connection,
+        "0730_function_complete_chunk.sql",
+        "cb96464254452aa4fa8f642c94b3c87c0eb5fa5b72b6276d201bd3f9e96bf498",
     )
     execute_script(connection, DOWNGRADE_AFTER)

@@ -87,23 +87,29 @@ def test_a_wave_runs_before_the_next_conversation(engine: Engine, run_id: int) -
     assert len(nxt.claims) == 7
 
 
-def test_lease_expiry_returns_the_work(engine: Engine, run_id: int) -> None:
+def test_lease_expiry_returns_the_work_and_its_postings_come_back_one_at_a_time(
+    engine: Engine, run_id: int
+) -> None:
+    """The postings a dead worker held are suspects: claimed alone, so a poison pill among them
+    cannot take the others down with it again."""
     chunk = claim(engine, run_id, "dead-worker", 10)
     expire_leases(engine, run_id)
     again = claim(engine, run_id, "worker-b", 10)  # claiming sweeps expired leases first
-    assert sorted(c.posting_id for c in again.claims) == sorted(c.posting_id for c in chunk.claims)
-    assert all(
-        status == "claimed" and reclaims == 1 and attempt == 1
-        for status, reclaims, attempt in work_rows(engine, run_id).values()
-    )
+    assert [c.posting_id for c in again.claims] == [min(c.posting_id for c in chunk.claims)]
+    rows = work_rows(engine, run_id)
+    assert sorted(rows.values()) == [("claimed", 1, 1)] + [("waiting", 1, 0)] * 9
+    complete_each(engine, "worker-b", again, Outcome(output="ok"))  # progress: above suspicion again
+    assert work_rows(engine, run_id)[again.claims[0].posting_id][1] == 0
 
 
 def test_stale_claim_token_is_refused(engine: Engine, run_id: int) -> None:
-    old = claim(engine, run_id, "paused-worker", 1)
+    old = claim(engine, run_id, "paused-worker", 10)
     expire_leases(engine, run_id)
-    new = claim(engine, run_id, "worker-b", 1)
+    new = claim(engine, run_id, "worker-b", 10)  # one suspect: the lowest posting id
     assert new.claims[0].posting_id == old.claims[0].posting_id and new.claim_token != old.claim_token
-    [late] = complete_each(engine, "paused-worker", old, Outcome(output="zombie"))
+    [late] = database.complete_chunk(
+        engine, "paused-worker", old, [(old.claims[0], Outcome(output="zombie"))]
+    )
     assert (late.accepted, late.state) == (False, "stale")
     [fresh] = complete_each(engine, "worker-b", new, Outcome(output="fresh"))
     assert fresh.accepted and fresh.next_conversation == "t_two"
@@ -117,14 +123,20 @@ def test_stale_claim_token_is_refused(engine: Engine, run_id: int) -> None:
     assert not again.accepted  # a completed claim cannot be completed twice
 
 
-def test_poison_posting_is_quarantined_after_max_reclaims(engine: Engine, run_id: int) -> None:
-    for _ in range(4):  # max_reclaims is 3: the fourth expiry quarantines
-        assert database.claim_chunk(engine, run_id, "crashing-worker", 1)
+def test_a_poison_posting_is_quarantined_alone(engine: Engine, run_id: int) -> None:
+    """A worker dies holding all ten postings; then every claim of the poison one (posting 1, a
+    suspect claimed alone) kills its worker again, while the others complete when their turn comes."""
+    claim(engine, run_id, "crashing-worker", 10)
+    expire_leases(engine, run_id)
+    for _ in range(3):  # max_reclaims is 3: the fourth expiry quarantines
+        assert len(claim(engine, run_id, "crashing-worker", 10).claims) == 1
         expire_leases(engine, run_id)
-    database.claim_chunk(engine, run_id, "worker-b", 0)  # sweeps; claims one other posting
+    while (chunk := database.claim_chunk(engine, run_id, "worker-b", 10)) is not None:
+        complete_each(engine, "worker-b", chunk, Outcome(output="ok"))  # each suspect alone, and it works
     rows = work_rows(engine, run_id)
     quarantined = [posting for posting, (status, _, _) in rows.items() if status == "quarantined"]
     assert len(quarantined) == 1
+    assert sorted(row[:2] for posting, row in rows.items() if posting not in quarantined) == [("done", 0)] * 9
     with engine.connect() as conn:
         reason = conn.execute(text("SELECT quarantine_reason FROM postings WHERE posting_id = :p"),
                               {"p": quarantined[0]}).scalar_one()  # fmt: skip

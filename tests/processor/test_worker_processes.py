@@ -232,3 +232,27 @@ def test_a_database_outage_mid_run_is_waited_out_and_loses_nothing(
     assert_every_step_recorded_once(engine, 200)
     repeated = [step for step, count in executions(log).items() if count > 1]
     assert len(repeated) <= 2 * 20  # at most the chunks in hand when the server went away
+
+
+def test_a_kill_9_costs_only_the_calls_in_flight_and_one_batch(
+    engine: Engine, logged_workflow: int, turing_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Results are stored as they finish (batches of 10 here), not a 200-posting chunk at a time."""
+    add_postings(engine, 400)
+    log = tmp_path / "executions.log"
+    env = {**worker_env(turing_env, log, sleep=0.05), "TURING_FLUSH_BATCH": "10"}
+    worker = start_worker(env, "--chunk-size", "200")
+    wait_until(lambda: sum(executions(log).values()) >= 300)  # in the middle of the second chunk
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(timeout=10)
+    executed_before = sum(executions(log).values())
+    stored_before = scalar(engine, "SELECT count(*) FROM conversation_outputs")
+    resumed = start_worker(env, "--chunk-size", "200")
+    out, err = resumed.communicate(timeout=180)
+    assert resumed.returncode == 0, out + err
+    assert_every_step_recorded_once(engine, 400)
+    repeated = sum(count - 1 for count in executions(log).values())
+    in_flight = 8  # the actor's concurrency
+    # executed but not stored at the kill: the calls in flight, the batch being written, the one filling
+    assert executed_before - stored_before <= in_flight + 2 * 10
+    assert repeated <= in_flight + 2 * 10, f"{repeated} executions repeated"
