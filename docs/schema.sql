@@ -340,7 +340,7 @@ FUNCTION claim_chunk_v2(bigint,text,integer,integer)
     RETURNS json
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 ae2acc13d1f77f75ed62d307d577b470;
+    BODY md5 3e02750a56a233702a2199a16918c4b1;
 
 FUNCTION complete_chunk(bigint,text,jsonb)
     ARGUMENTS p_run_id bigint, p_worker text, p_results jsonb

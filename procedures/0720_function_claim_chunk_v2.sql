@@ -1,6 +1,6 @@
 -- claim_chunk_v2(run_id, worker, max_postings, wave_in_flight): the next chunk of the current wave,
 -- claimed in one statement and returned as one JSON document (NULL when there is nothing to claim):
---   {workflow_run_id, conversation_id, conversation, claim_token, lease_expires_at,
+--   {workflow_run_id, conversation_id, conversation, claim_token, lease_expires_at, lease_seconds,
 --    actor: {actor_id, actor_name, actor_type, config, timeout_seconds, max_concurrency},
 --    postings: [{posting_id, attempt, prompt, context}, ...]}
 -- wave_in_flight: the conversation of this worker's chunk whose completion is still being written.
@@ -107,6 +107,7 @@ BEGIN
         SELECT json_build_object(
                    'workflow_run_id', $1, 'conversation_id', conversation.conversation_id,
                    'conversation', conversation.canonical_name, 'claim_token', $4, 'lease_expires_at', $6,
+                   'lease_seconds', $8,
                    'actor', json_build_object(
                        'actor_id', actor.actor_id, 'actor_name', actor.actor_name, 'actor_type', actor.actor_type,
                        'config', actor.config, 'timeout_seconds', actor.timeout_seconds,
@@ -127,10 +128,11 @@ BEGIN
         $claim$, public.prompt_expression(template), columns);
     EXECUTE claim INTO chunk
     USING p_run_id, wave, least(greatest(p_max_postings, 1), 1000), gen_random_uuid(), p_worker,
-          now() + make_interval(secs => run.lease_seconds), false;
+          now() + make_interval(secs => run.lease_seconds), false, run.lease_seconds;
     IF chunk ->> 'postings' IS NULL THEN  -- no posting above suspicion waits: one suspect alone
         EXECUTE claim INTO chunk
-        USING p_run_id, wave, 1, gen_random_uuid(), p_worker, now() + make_interval(secs => run.lease_seconds), true;
+        USING p_run_id, wave, 1, gen_random_uuid(), p_worker, now() + make_interval(secs => run.lease_seconds), true,
+              run.lease_seconds;
     END IF;
     IF chunk ->> 'postings' IS NULL THEN
         RETURN NULL;  -- other workers hold every waiting posting of the wave

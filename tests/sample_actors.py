@@ -52,3 +52,20 @@ def unstorable_by_id(prompt: str, context: dict[str, Any]) -> str:
     """By posting id: a NUL byte, an unpaired surrogate, 2 MiB, an empty output, or plain text."""
     kind = int(context["posting_id"]) % 5
     return ["nul \x00 byte", "lone \ud800 surrogate", "x" * (2 * 1024 * 1024), "", "fine"][kind]
+
+
+IN_FLIGHT = {"now": 0, "most": 0}
+_in_flight_lock = __import__("threading").Lock()
+
+
+def counted_sleep(prompt: str, context: dict[str, Any]) -> str:
+    """Sleeps 1.3 s (past a 0.1 s timeout and its 1 s grace), counting the calls in flight at once."""
+    with _in_flight_lock:
+        IN_FLIGHT["now"] += 1
+        IN_FLIGHT["most"] = max(IN_FLIGHT["most"], IN_FLIGHT["now"])
+    try:
+        time.sleep(1.3)
+    finally:
+        with _in_flight_lock:
+            IN_FLIGHT["now"] -= 1
+    return "late"

@@ -137,6 +137,7 @@ class Chunk:
     lease_expires_at: str
     actor: ActorSpec
     claims: list[Claim]
+    lease_seconds: float = 300.0
 
     @classmethod
     def from_json(cls, chunk: dict[str, Any]) -> Chunk:
@@ -148,6 +149,7 @@ class Chunk:
             conversation=chunk["conversation"],
             claim_token=uuid.UUID(chunk["claim_token"]),
             lease_expires_at=chunk["lease_expires_at"],
+            lease_seconds=float(chunk.get("lease_seconds") or 300),
             actor=ActorSpec(
                 actor_id=actor["actor_id"],
                 actor_name=actor["actor_name"],

@@ -1,9 +1,11 @@
 """Executing one chunk of tasks with one actor: concurrently, each within its deadline.
 
 A few worker threads pull tasks from a shared queue, so a slow task holds up no other and an instant
-actor costs a queue read, not a thread hop. A task that overruns its actor's timeout is reported as
-[TIMEOUT]; its thread is left to finish in the background (Python cannot stop a running function)
-and a fresh thread takes its place. While tasks are running, `while_waiting` is called every
+actor costs a queue read, not a thread hop. The cap is exact: never more than `concurrency` calls are
+in flight. A task that overruns its actor's timeout is reported as [TIMEOUT] at once, but its thread
+keeps its slot until the call returns (Python cannot stop a running function, and a server that is
+slow must not get more load); when every slot has been held by overrunning calls for a whole
+deadline, the tasks not started yet are reported as [TIMEOUT] too, so the chunk ends. While tasks are running, `while_waiting` is called every
 `wait_interval` seconds (the runner extends its leases there); `on_outcome(index, outcome)` is called
 as each task finishes (in the thread that finished it: keep it short), and `tick()` whenever the
 waiting thread wakes — at least every 0.2 s, and after each outcome — so that the caller can store
@@ -40,7 +42,8 @@ def execute_chunk(
     for index in range(len(tasks)):
         pending.put(index)
     results: list[Outcome | None] = [None] * len(tasks)
-    started: dict[int, float] = {}
+    started: dict[int, float] = {}  # running within their deadline: index -> start
+    overdue: dict[int, float] = {}  # reported as [TIMEOUT], still running: index -> when reported
     changed = threading.Condition()
     remaining = [len(tasks)]
 
@@ -61,13 +64,12 @@ def execute_chunk(
                     if on_outcome:
                         on_outcome(index, outcome)
                 started.pop(index, None)
+                overdue.pop(index, None)  # its slot is free again
                 changed.notify_all()
 
-    def add_puller() -> None:
+    slots = max(1, min(concurrency, len(tasks)))
+    for _ in range(slots):
         threading.Thread(target=pull, name=f"actor-{actor.name}", daemon=True).start()
-
-    for _ in range(max(1, min(concurrency, len(tasks)))):
-        add_puller()
     deadline = timeout + GRACE_SECONDS
     next_wait_call = time.monotonic() + wait_interval
     with changed:
@@ -81,7 +83,19 @@ def execute_chunk(
                     if on_outcome:
                         on_outcome(index, results[index])  # type: ignore[arg-type]
                     del started[index]
-                    add_puller()  # the stuck thread keeps running; the queue needs a live puller
+                    overdue[index] = now  # the call keeps its slot until it returns
+            if not started and len(overdue) == slots and now - max(overdue.values()) > deadline:
+                while True:  # no slot came free for a whole deadline: the tasks not started end too
+                    try:
+                        index = pending.get_nowait()
+                    except queue.Empty:
+                        break
+                    results[index] = Outcome(sentinel=TIMEOUT, error_kind="no_free_slot",
+                                             error_message=f"{actor.name}: all {slots} slots are held by calls "
+                                                           f"that overran {timeout:g} s")  # fmt: skip
+                    remaining[0] -= 1
+                    if on_outcome:
+                        on_outcome(index, results[index])  # type: ignore[arg-type]
             if remaining[0] == 0:
                 break
             if tick:

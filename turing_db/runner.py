@@ -360,7 +360,7 @@ class WaveBatchProcessor:
             [claim.task() for claim in chunk.claims],
             concurrency=chunk.actor.max_concurrency or DEFAULT_ACTOR_CONCURRENCY,
             timeout=chunk.actor.timeout_seconds,
-            wait_interval=self.heartbeat_seconds,
+            wait_interval=min(self.heartbeat_seconds, chunk.lease_seconds / 3),  # a lease outlives two misses
             while_waiting=keep_leases,
             stop_now=lambda: self._abandon.is_set() or fenced.is_set(),
             on_outcome=on_outcome,

@@ -71,7 +71,7 @@ def upgrade() -> None:
     install(
         connection,
         "0720_function_claim_chunk_v2.sql",
-        "a2dc5bb63508c377d7465e8b53408758f08b2262609e445fbeede086c3d4a630",
+        "cfd5125a5b62d47075c4e13becf63cf85bba86762f6ae9a0ef12ad4a66ccfc9f",
     )
     install(
         connection,

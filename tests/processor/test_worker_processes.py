@@ -98,7 +98,7 @@ def test_a_second_start_is_refused_while_a_worker_lives_and_join_joins(
     engine: Engine, logged_workflow: int, turing_env: dict[str, str], tmp_path: Path
 ) -> None:
     add_postings(engine, 60)
-    env = worker_env(turing_env, tmp_path / "executions.log", sleep=0.05)
+    env = worker_env(turing_env, tmp_path / "executions.log", sleep=0.3)  # the first runs 5 s at least
     first = start_worker(env, "--chunk-size", "5")
     wait_until(lambda: scalar(engine, "SELECT count(*) FROM conversation_outputs") >= 5)
     refused = start_worker(env)

@@ -14,14 +14,26 @@ def test_every_task_gets_its_outcome_in_order() -> None:
     assert [outcome.output for outcome in outcomes if outcome] == [f"p{i}" for i in range(20)]
 
 
-def test_a_python_callable_that_overruns_is_a_timeout_and_the_rest_go_on() -> None:
+def test_a_python_callable_that_overruns_is_a_timeout_and_holds_its_slot() -> None:
+    """The overrunning call keeps its slot; when no slot comes free for a whole deadline, the tasks
+    not started end as [TIMEOUT] too (the chunk ends, the server gets no more load)."""
     actor = build_actor(ActorSpec("a", "python", {"callable": "sample_actors:sleepy"}, 0.2))
     started = time.monotonic()
     outcomes = execute_chunk(actor, TASKS[:3], concurrency=1, timeout=0.2)
-    assert [outcome.sentinel for outcome in outcomes if outcome] == [TIMEOUT] * 3
-    assert (
-        time.monotonic() - started < 4.5
-    )  # 3 x (0.2 s + 1 s grace): stuck threads are replaced, not awaited
+    assert [(o.sentinel, o.error_kind) for o in outcomes if o] == [
+        (TIMEOUT, "timeout"), (TIMEOUT, "no_free_slot"), (TIMEOUT, "no_free_slot"),
+    ]  # fmt: skip
+    assert time.monotonic() - started < 4  # two deadlines of 0.2 s + 1 s grace, not the 5 s sleep
+
+
+def test_never_more_calls_in_flight_than_the_cap_even_when_calls_time_out() -> None:
+    import sample_actors
+
+    sample_actors.IN_FLIGHT.update(now=0, most=0)
+    actor = build_actor(ActorSpec("a", "python", {"callable": "sample_actors:counted_sleep"}, 0.1))
+    outcomes = execute_chunk(actor, TASKS[:4], concurrency=2, timeout=0.1)
+    assert all(outcome is not None and outcome.sentinel == TIMEOUT for outcome in outcomes)
+    assert sample_actors.IN_FLIGHT["most"] == 2  # replacement threads for timed-out calls would add more
 
 
 def test_while_waiting_is_called_with_the_unfinished_tasks() -> None:
