@@ -69,3 +69,8 @@ def counted_sleep(prompt: str, context: dict[str, Any]) -> str:
         with _in_flight_lock:
             IN_FLIGHT["now"] -= 1
     return "late"
+
+
+def leak_secret(prompt: str, context: dict[str, Any]) -> str:
+    """Fails with the database password in its message, as a careless actor might."""
+    raise RuntimeError(f"could not connect with password {os.environ.get('TURING_DB_PASSWORD')}")

@@ -25,6 +25,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_de
 
 from turing_db.actors import FAILED, ActorSpec, Outcome, Task
 from turing_db.logs import get_logger
+from turing_db.redaction import redact
 from turing_db.settings import RunLimits, load_run_limits
 from turing_db.validation import Finding, ValidationReport, WorkflowInvalid
 
@@ -293,9 +294,14 @@ def storable(outcome: Outcome, max_output_bytes: int = MAX_OUTPUT_BYTES) -> Outc
     """The outcome as the database can store it: an output that PostgreSQL's text refuses (a NUL
     character, an unpaired surrogate) or that is larger than `max_output_bytes` fails its posting
     alone with [FAILED] (`unstorable_output`, `output_too_large`) instead of failing the whole batch;
-    an error message is made storable rather than refused."""
-    if outcome.error_message is not None and not _is_storable(outcome.error_message):
-        outcome = replace(outcome, error_message=_make_storable(outcome.error_message))
+    an error message is made storable rather than refused, and redacted of known secrets (a
+    password or an API key an actor echoed never reaches a table)."""
+    if outcome.error_message is not None:
+        message = redact(outcome.error_message)
+        if not _is_storable(message):
+            message = _make_storable(message)
+        if message != outcome.error_message:
+            outcome = replace(outcome, error_message=message)
     if outcome.sentinel is not None:
         return replace(outcome, output="")  # an error outcome stores its sentinel, not its output
     problem, kind = None, "unstorable_output"

@@ -1,5 +1,6 @@
 """One output the database cannot store fails its posting alone; the rest of the chunk is stored."""
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from workflows import CommittedWorkflows, Step, add_postings
@@ -33,3 +34,30 @@ def test_nul_surrogate_and_oversized_outputs_fail_only_their_posting(
     assert {outputs[p] for p in ids if p % 5 == 4} == {"fine"}
     assert {outputs[p] for p in ids if p % 5 == 3} == {""}  # an empty output is a success, stored as ''
     assert {outputs[p] for p in ids if p % 5 in (0, 1, 2)} == {"[FAILED]"}
+
+
+def test_a_secret_in_an_actors_error_never_reaches_a_table(
+    engine: Engine, workflows: CommittedWorkflows, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    canary = "canary-8d1f0c9e-secret"
+    monkeypatch.setenv("TURING_DB_PASSWORD", canary)
+    workflows.build(W + 1, [Step("t_leak", entry=True)], [("t_leak", "*", None), ("t_leak", "[ERROR]", None)])
+    workflows.set_actor("test_python", "python", {"callable": "sample_actors:leak_secret"})
+    add_postings(engine, 2)
+    WaveBatchProcessor(W + 1, engine=engine).run()
+    with engine.connect() as conn:
+        found = conn.execute(
+            text(
+                "SELECT (SELECT count(*) FROM posting_state_checkpoints WHERE note LIKE :c) "
+                "+ (SELECT count(*) FROM conversation_outputs WHERE output LIKE :c) "
+                "+ (SELECT count(*) FROM actor_calls WHERE error_kind LIKE :c)"
+            ),
+            {"c": f"%{canary}%"},
+        ).scalar_one()
+        notes = (
+            conn.execute(text("SELECT note FROM posting_state_checkpoints WHERE note LIKE '%password%'"))
+            .scalars()
+            .all()
+        )
+    assert found == 0
+    assert notes and all("***" in note for note in notes)
