@@ -2,6 +2,7 @@
 
 import collections
 import os
+import random
 import shlex
 import signal
 import subprocess
@@ -256,3 +257,31 @@ def test_a_kill_9_costs_only_the_calls_in_flight_and_one_batch(
     # executed but not stored at the kill: the calls in flight, the batch being written, the one filling
     assert executed_before - stored_before <= in_flight + 2 * 10
     assert repeated <= in_flight + 2 * 10, f"{repeated} executions repeated"
+
+
+@pytest.mark.parametrize("workers", [1, 4])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_kill_9_at_a_random_instant_then_a_plain_run_gives_the_uninterrupted_result(
+    engine: Engine, logged_workflow: int, turing_env: dict[str, str], tmp_path: Path, seed: int, workers: int
+) -> None:
+    ids = add_postings(engine, 120)
+    log = tmp_path / "executions.log"
+    env = {**worker_env(turing_env, log, sleep=0.02), "TURING_FLUSH_BATCH": "10"}
+    worker = start_worker(env, "--chunk-size", "20", "--workers", str(workers))
+    executed = random.Random(seed).randint(5, 200)  # of 240 steps: the instant, as progress
+    wait_until(lambda: sum(executions(log).values()) >= executed, timeout=120)
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(timeout=10)
+    resumed = start_worker(env, "--chunk-size", "20", "--workers", str(workers))
+    out, err = resumed.communicate(timeout=180)
+    assert resumed.returncode == 0, out + err
+    assert_every_step_recorded_once(engine, 120)
+    with engine.connect() as conn:
+        outputs = set(conn.execute(text(
+            "SELECT o.posting_id, c.canonical_name, o.output FROM conversation_outputs o "
+            "JOIN conversations c USING (conversation_id)"
+        )).all())  # fmt: skip
+    expected = {(p, "t_a", f"done: Work on Job {p - ids[0] + 1}") for p in ids}
+    assert {row for row in outputs if row[1] == "t_a"} == expected  # what an uninterrupted run stores
+    repeated = sum(count - 1 for count in executions(log).values())
+    assert repeated <= workers * (8 + 2 * 10), f"{repeated} executions repeated"
