@@ -183,7 +183,11 @@ CREATE TABLE postings (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     dedup_key text GENERATED ALWAYS AS (posting_dedup_key(job_title, job_description)) STORED,
+    failed_runs integer DEFAULT 0 NOT NULL,
+    failure_reason text,
+    failed_conversation text,
     CONSTRAINT postings_dedup_key_key UNIQUE (dedup_key),
+    CONSTRAINT postings_failed_runs_check CHECK (failed_runs >= 0),
     CONSTRAINT postings_job_description_check CHECK (btrim(job_description) <> ''::text),
     CONSTRAINT postings_job_title_check CHECK (btrim(job_title) <> ''::text),
     CONSTRAINT postings_pkey PRIMARY KEY (posting_id),
@@ -347,7 +351,7 @@ FUNCTION complete_chunk(bigint,text,jsonb)
     RETURNS TABLE(posting_id bigint, accepted boolean, state text, next_conversation text, note text)
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 7bd111e6c1ad14566c41fffdbeba8685;
+    BODY md5 3b18905f3cf583b853712da74c126000;
 
 FUNCTION delete_log_rows()
     RETURNS trigger
@@ -381,16 +385,22 @@ FUNCTION insert_postings(jsonb)
     SET search_path=pg_catalog, public, pg_temp
     BODY md5 559340ba3b662b505e7b0e44b689f5f6;
 
+FUNCTION max_failed_runs()
+    RETURNS integer
+    LANGUAGE sql STABLE PARALLEL UNSAFE
+    SET search_path=pg_catalog, public, pg_temp
+    BODY md5 44c89dfd5cb4247d29ca5119b6341362;
+
 FUNCTION posting_columns()
     RETURNS TABLE(column_name text, column_type text, column_position integer)
     LANGUAGE sql STABLE PARALLEL SAFE
     BODY md5 f8e789420ce1bb13068194bc98b9f24a;
 
 FUNCTION posting_counts()
-    RETURNS TABLE(total integer, complete integer, quarantined integer, disabled integer, pending integer)
+    RETURNS TABLE(total integer, complete integer, quarantined integer, disabled integer, failed integer, pending integer)
     LANGUAGE sql STABLE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 68ab05a37b42e636786e3071e1682ee8;
+    BODY md5 7bab8968758029aaa9d161bb6cb0ff6a;
 
 FUNCTION posting_dedup_key(text,text)
     ARGUMENTS job_title text, job_description text
@@ -410,7 +420,7 @@ FUNCTION posting_stage_expressions()
     RETURNS TABLE(missing_stage text, pending text)
     LANGUAGE sql STABLE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 7df1301cd436140af29599f4ee832759;
+    BODY md5 7ee466ad6dbdac70d214508381704c97;
 
 FUNCTION posting_stages()
     RETURNS TABLE(posting_id bigint, missing_stage text, enabled boolean, quarantined boolean, pending boolean)
@@ -444,6 +454,13 @@ FUNCTION render_prompts(text,bigint[])
     LANGUAGE plpgsql STABLE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
     BODY md5 36c4cee877f33c115460d40d4f12a958;
+
+FUNCTION retry_postings(bigint,text)
+    ARGUMENTS p_posting_id bigint DEFAULT NULL::bigint, p_conversation text DEFAULT NULL::text
+    RETURNS integer
+    LANGUAGE sql VOLATILE PARALLEL UNSAFE
+    SET search_path=pg_catalog, public, pg_temp
+    BODY md5 d13b4e719e88774552309b100aa70cde;
 
 FUNCTION run_progress(bigint)
     ARGUMENTS p_run_id bigint

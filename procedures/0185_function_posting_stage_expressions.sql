@@ -4,7 +4,8 @@
 -- once instead of joining a set of them.
 --   missing_stage: the stage_name of the first (lowest stage_order) stage whose column
 --                  (stages.posting_column) is NULL; NULL when none is (or there are no stages).
---   pending:       a stage is missing, the posting is enabled, and it is not quarantined.
+--   pending:       a stage is missing, the posting is enabled, it is not quarantined, and fewer than
+--                  max_failed_runs() runs have failed it.
 CREATE OR REPLACE FUNCTION public.posting_stage_expressions()
 RETURNS TABLE (missing_stage text, pending text)
 LANGUAGE sql
@@ -18,6 +19,7 @@ AS $function$
           FROM public.stages AS stage
     )
     SELECT missing.expression,
-           format('(%s) IS NOT NULL AND posting.enabled AND posting.quarantined_at IS NULL', missing.expression)
+           format('(%s) IS NOT NULL AND posting.enabled AND posting.quarantined_at IS NULL '
+                  'AND posting.failed_runs < public.max_failed_runs()', missing.expression)
       FROM missing;
 $function$;

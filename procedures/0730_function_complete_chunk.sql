@@ -12,7 +12,8 @@
 --      matches goes to the global error handler (a missing branch, noted in the checkpoint), and a
 --      posting the error handler ends is 'failed';
 --   3. the output, the actor call and a checkpoint are stored and the posting moves on; its reclaim
---      count starts again at 0 (a posting that makes progress is no poison pill).
+--      count starts again at 0 (a posting that makes progress is no poison pill); a posting that
+--      failed counts a failed run (postings.failed_runs, failure_reason, failed_conversation).
 -- A result whose claim token is stale (the lease expired and the posting was reclaimed, or it was
 -- already completed) changes nothing and is returned with accepted = false.
 CREATE OR REPLACE FUNCTION public.complete_chunk(p_run_id bigint, p_worker text, p_results jsonb)
@@ -188,6 +189,23 @@ BEGIN
                CASE WHEN routed.sentinel IS NULL THEN 'success' ELSE 'error' END, routed.error_kind,
                routed.latency_ms, routed.prompt_tokens, routed.completion_tokens
           FROM routed
+    ), failures AS (
+        -- a failed posting counts one more failed run (later runs leave it out at max_failed_runs()),
+        -- with the conversation it failed from: the step that sent it to the error handler
+        UPDATE public.postings AS posting
+           SET failed_runs = posting.failed_runs + 1, updated_at = now(),
+               failure_reason = left(coalesce(routed.note, routed.outcome, routed.output), 500),
+               failed_conversation = coalesce(
+                   (SELECT came_from.canonical_name
+                      FROM public.posting_state_checkpoints AS into_handler
+                      JOIN public.conversations AS came_from ON came_from.conversation_id = into_handler.conversation_id
+                     WHERE into_handler.workflow_run_id = p_run_id AND into_handler.posting_id = routed.posting_id
+                       AND into_handler.next_conversation_id = handler_id
+                     ORDER BY into_handler.checkpoint_id DESC LIMIT 1),
+                   (SELECT failed_at.canonical_name FROM public.conversations AS failed_at
+                     WHERE failed_at.conversation_id = routed.conversation_id))
+          FROM routed
+         WHERE routed.state = 'failed' AND posting.posting_id = routed.posting_id
     ), checkpoints AS (
         INSERT INTO public.posting_state_checkpoints (workflow_run_id, posting_id, conversation_id, state,
                                                       outcome, next_conversation_id, note)

@@ -87,12 +87,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("migrate", cmd_migrate, "apply every migration (alembic upgrade head)")
 
-    post = command("postings", cmd_postings, "load postings into the database")
-    post.add_argument("action", choices=["load-demo", "import"])
+    post = command("postings", cmd_postings, "load postings, or put failed ones back in (retry)")
+    post.add_argument("action", choices=["load-demo", "import", "retry"])
     post.add_argument("file", nargs="?", type=Path, help="CSV or JSON Lines file (import)")
     post.add_argument("--count", type=int, default=postings.DEFAULT_COUNT, help="demo postings to generate")
     post.add_argument("--seed", type=int, default=3001, help="seed of the demo generator")
     post.add_argument("--if-empty", action="store_true", help="load the demo only when there are no postings")
+    post.add_argument("--posting", type=int, metavar="ID", help="retry: this posting")
+    post.add_argument("--conversation", metavar="NAME", help="retry: the postings that failed from this step")
+    post.add_argument("--all", action="store_true", help="retry: every posting that later runs leave out")
 
     check = command("validate", cmd_validate, "check a workflow's definition (exit 1 when it has errors)")
     check.add_argument("--workflow", type=int, required=True)
@@ -163,6 +166,12 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_postings(args: argparse.Namespace) -> int:
     _, engine = _connect()
+    if args.action == "retry":
+        if args.posting is None and args.conversation is None and not args.all:
+            raise ValueError("postings retry needs --posting ID, --conversation NAME or --all")
+        retried = database.retry_postings(engine, args.posting, args.conversation)
+        console.print(f"{retried} failed posting(s) put back: the next run routes them again")
+        return 0
     if args.action == "import":
         if args.file is None:
             raise ValueError("postings import needs a FILE (.csv or .jsonl)")

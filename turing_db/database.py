@@ -469,6 +469,17 @@ def count_postings(engine: Engine) -> int:
         return int(conn.execute(text("SELECT count(*) FROM public.postings")).scalar_one())
 
 
+def retry_postings(engine: Engine, posting_id: int | None = None, conversation: str | None = None) -> int:
+    """Put failed postings back in (one, those that failed from a conversation, or all): how many."""
+    with engine.begin() as conn:
+        return int(
+            conn.execute(
+                text("SELECT retry_postings(:posting, :conversation)"),
+                {"posting": posting_id, "conversation": conversation},
+            ).scalar_one()
+        )
+
+
 def posting_counts(engine: Engine) -> dict[str, int]:
     """Postings in all, complete, quarantined, disabled and pending, as posting_counts() counts them."""
     with engine.connect() as conn:

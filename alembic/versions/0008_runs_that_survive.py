@@ -3,7 +3,8 @@ whose workers died is taken over by a plain start at once (their claims return w
 lease) while live workers still refuse a second start; a worker that was taken over claims nothing
 more; locks are taken claim rows first, then workers, everywhere; a shell actor's config.env is
 checked (names passed through to the command, never a secret's); a reclaimed posting is a suspect,
-claimed alone after the rest of its wave, and a result resets its reclaim count
+claimed alone after the rest of its wave, and a result resets its reclaim count; a posting failed
+in max_failed_runs() runs is left out until retry_postings()
 
 Revision ID: 0008
 Revises: 0007
@@ -22,6 +23,12 @@ depends_on = None
 UPGRADE = """
 -- a worker that holds worker_lock() is judged by it; older workers keep the heartbeat rule
 ALTER TABLE run_workers ADD COLUMN holds_lock boolean NOT NULL DEFAULT false;
+-- a posting failed in max_failed_runs() runs is left out until retry_postings() puts it back
+ALTER TABLE postings
+    ADD COLUMN failed_runs integer NOT NULL DEFAULT 0 CHECK (failed_runs >= 0),
+    ADD COLUMN failure_reason text,
+    ADD COLUMN failed_conversation text;
+DROP FUNCTION public.posting_counts();  -- it gains a column: failed
 -- start_run() gains p_holds_lock (callers of the previous version pass five arguments and still work)
 DROP FUNCTION public.start_run(integer, text, boolean, bigint, integer);
 """
@@ -35,7 +42,9 @@ DOWNGRADE_AFTER = """
 DROP FUNCTION public.worker_is_live(public.run_workers, integer);
 DROP FUNCTION public.worker_alive(text);
 DROP FUNCTION public.worker_lock(text);
+DROP FUNCTION public.max_failed_runs();
 ALTER TABLE run_workers DROP COLUMN holds_lock;
+ALTER TABLE postings DROP COLUMN failed_runs, DROP COLUMN failure_reason, DROP COLUMN failed_conversation;
 """
 
 
@@ -91,7 +100,27 @@ def upgrade() -> None:
     install(
         connection,
         "0730_function_complete_chunk.sql",
-        "d29ddbe3985b33f22d98e64aa8611eb6c865a2f252c1b283ccb9d678152ed902",
+        "6d6c535fd92b649540c9cd81ee2c15046a54ad8bb68fc5231aec5c268f0cc7f0",
+    )
+    install(
+        connection,
+        "0025_function_max_failed_runs.sql",
+        "f31f4e4a9a37191b1d8641a40435a4e12b3fef835c02ebd71228364ac48dbff1",
+    )
+    install(
+        connection,
+        "0040_function_retry_postings.sql",
+        "03c8659992b9a46eb1da4c18612ab30e9d5eaa51e1f50e7effa2d9bc81204eb8",
+    )
+    install(
+        connection,
+        "0185_function_posting_stage_expressions.sql",
+        "51c64329f5da5ced14f08b40eaedb3af275280ab1103f3d383302bd360488da6",
+    )
+    install(
+        connection,
+        "0195_function_posting_counts.sql",
+        "2e4ac718a81ebd7c4fa1b21b875d9aebb25c49af13df6fcb91d9b9b30466e097",
     )
     # INSTALL-END
 
@@ -129,5 +158,19 @@ def downgrade() -> None:
         connection,
         "0730_function_complete_chunk.sql",
         "cb96464254452aa4fa8f642c94b3c87c0eb5fa5b72b6276d201bd3f9e96bf498",
+    )
+    execute_script(
+        connection,
+        "DROP FUNCTION public.posting_counts(); DROP FUNCTION public.retry_postings(bigint, text);",
+    )
+    install(
+        connection,
+        "0185_function_posting_stage_expressions.sql",
+        "f7acd8db3ac1cfbb950d48884a084c0d57f6055898b4d28397b05088e8069955",
+    )
+    install(
+        connection,
+        "0195_function_posting_counts.sql",
+        "f4189fc6430b4cb5e41752053e7d19e3b8f65dcef253ed9651f2196a2324abf5",
     )
     execute_script(connection, DOWNGRADE_AFTER)

@@ -16,5 +16,5 @@ def test_posting_counts_count_each_posting_once(clean_data: Engine) -> None:
         conn.execute(text("UPDATE postings SET quarantined_at = now(), quarantine_reason = 'test' "
                           "WHERE posting_id = :id"), {"id": pending[1]})  # fmt: skip
     assert database.posting_counts(clean_data) == {
-        "total": 6, "complete": 2, "quarantined": 1, "disabled": 2, "pending": 2,
+        "total": 6, "complete": 2, "quarantined": 1, "disabled": 2, "failed": 0, "pending": 2,
     }  # fmt: skip
