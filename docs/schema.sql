@@ -344,7 +344,7 @@ FUNCTION claim_chunk_v2(bigint,text,integer,integer)
     RETURNS json
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 3e02750a56a233702a2199a16918c4b1;
+    BODY md5 59e5365c4547cef131c2d76bc25cf201;
 
 FUNCTION complete_chunk(bigint,text,jsonb)
     ARGUMENTS p_run_id bigint, p_worker text, p_results jsonb
@@ -488,14 +488,14 @@ FUNCTION stop_worker(bigint,text)
     RETURNS text
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 1f077e17af6dcb024c1308eddc4ee56e;
+    BODY md5 61b7714fcea02099e088a126c9540350;
 
 FUNCTION sweep_expired_claims(bigint)
     ARGUMENTS p_run_id bigint DEFAULT NULL::bigint
     RETURNS integer
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 382d944d81066c07db723d3608ca8f94;
+    BODY md5 fdd2f3704d1caf6f60d070214864c9fd;
 
 FUNCTION template_placeholders(text)
     ARGUMENTS p_template text
@@ -528,7 +528,7 @@ FUNCTION worker_is_live(run_workers,integer)
     RETURNS boolean
     LANGUAGE sql STABLE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 616d641989630aec711e424471ffa418;
+    BODY md5 21c253846c3b99bc266ee668c19fd4c8;
 
 FUNCTION worker_lock(text)
     ARGUMENTS p_worker text

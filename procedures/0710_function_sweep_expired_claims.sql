@@ -2,9 +2,9 @@
 -- to the pool. A posting reclaimed more than the run's max_reclaims times is a poison pill: it is
 -- quarantined (postings.quarantined_at and quarantine_reason) instead of being tried again. Runs at
 -- every claim for that run, and from pg_cron every minute for all runs (job 'sweep-expired-claims'),
--- when it also returns the claims of workers whose liveness session is gone (worker_alive(): one dead
--- process of a run that others go on with need not wait out the lease; start_run() takes over a run
--- whose workers are all dead at once). Returns how many claims it swept.
+-- when it also returns the claims of workers whose liveness session is gone (worker_alive()) and whose
+-- heartbeat is a minute old: one dead process of a run that others go on with need not wait out the
+-- lease (start_run() takes over a run whose workers are all dead at once). Returns how many it swept.
 CREATE OR REPLACE FUNCTION public.sweep_expired_claims(p_run_id bigint DEFAULT NULL)
 RETURNS integer
 LANGUAGE plpgsql
@@ -15,12 +15,16 @@ DECLARE
     swept_count integer;
     dead        text[];
 BEGIN
-    -- DEAD WORKERS (the minutely sweep only: pg_locks is read once, not at every claim)
+    -- DEAD WORKERS (the minutely sweep only, not at every claim: it reads pg_locks per live worker)
     IF p_run_id IS NULL THEN
         SELECT array_agg(worker.worker_id) INTO dead
           FROM public.run_workers AS worker
           JOIN public.workflow_runs AS run ON run.workflow_run_id = worker.workflow_run_id AND run.status = 'running'
-         WHERE worker.holds_lock AND worker.stopped_at IS NULL AND NOT public.worker_alive(worker.worker_id);
+         WHERE worker.holds_lock AND worker.stopped_at IS NULL
+           -- no lock, and no heartbeat for a minute (a live worker beats at least every 30 s: one
+           -- whose session just dropped takes its lock again within seconds and is not robbed)
+           AND worker.heartbeat_at < now() - interval '1 minute'
+           AND NOT public.worker_alive(worker.worker_id);
         IF dead IS NOT NULL THEN  -- their claims expire now
             UPDATE public.posting_work AS work SET lease_expires_at = now() - interval '1 second'
              WHERE work.status = 'claimed' AND work.claimed_by = ANY (dead) AND work.lease_expires_at >= now();

@@ -34,14 +34,12 @@ BEGIN
         RETURN NULL;  -- a finished run has nothing to claim (another worker may have just completed it)
     END IF;
 
-    -- GUARD: a worker that was taken over claims nothing more
+    -- GUARD: a worker that was taken over claims nothing more (checked again after the claim)
     IF EXISTS (SELECT 1 FROM public.run_workers AS worker
                 WHERE worker.workflow_run_id = p_run_id AND worker.worker_id = p_worker
                   AND worker.stopped_at IS NOT NULL) THEN
         RETURN NULL;
     END IF;
-    UPDATE public.run_workers AS worker SET heartbeat_at = now()
-     WHERE worker.workflow_run_id = p_run_id AND worker.worker_id = p_worker;
 
     -- HOUSEKEEPING: expired leases, and the claims of dead workers, return to the pool
     PERFORM public.sweep_expired_claims(p_run_id);
@@ -85,15 +83,16 @@ BEGIN
 
     -- CLAIM: lock, lease and render in one statement. The locked rows are updated by their row
     -- address (a TID scan): a join on the key let the planner scan the whole work table instead.
-    -- Postings whose claims were reclaimed (their worker died holding them) are suspects: they are
-    -- claimed only when no other posting of the wave waits, one per chunk, so that a poison posting
-    -- that kills its worker takes no other posting down with it again.
+    -- Postings reclaimed twice (their workers died holding them) are suspects: they are claimed only
+    -- when no other posting of the wave waits, one per chunk, so that a poison posting that kills its
+    -- worker takes no other posting down with it again. (Once is not suspicion enough: every posting
+    -- a killed worker held is reclaimed once, and running them one by one would cost the wave's speed.)
     claim := format($claim$
         WITH picked AS (
             SELECT work.ctid
               FROM public.posting_work AS work
              WHERE work.workflow_run_id = $1 AND work.conversation_id = $2 AND work.status = 'waiting'
-               AND (work.reclaims > 0) = $7
+               AND (work.reclaims >= 2) = $7
              ORDER BY work.posting_id
              LIMIT CASE WHEN $7 THEN 1 ELSE $3 END
                FOR UPDATE SKIP LOCKED
@@ -136,6 +135,16 @@ BEGIN
     END IF;
     IF chunk ->> 'postings' IS NULL THEN
         RETURN NULL;  -- other workers hold every waiting posting of the wave
+    END IF;
+
+    -- GUARD, again, after the claim rows (the lock order: claim rows, then the worker): a takeover
+    -- that committed meanwhile undoes this claim
+    UPDATE public.run_workers AS worker SET heartbeat_at = now()
+     WHERE worker.workflow_run_id = p_run_id AND worker.worker_id = p_worker AND worker.stopped_at IS NULL;
+    IF NOT FOUND AND EXISTS (SELECT 1 FROM public.run_workers AS worker
+                              WHERE worker.workflow_run_id = p_run_id AND worker.worker_id = p_worker) THEN
+        RAISE EXCEPTION 'worker % of run % was taken over: nothing was claimed', p_worker, p_run_id
+            USING ERRCODE = 'TD002';
     END IF;
     RETURN chunk;
 END;

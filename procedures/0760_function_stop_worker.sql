@@ -9,6 +9,8 @@ AS $function$
 DECLARE
     status text;
 BEGIN
+    -- LOCK the run first, as start_run() does (the other order deadlocked against a takeover)
+    PERFORM FROM public.workflow_runs AS run WHERE run.workflow_run_id = p_run_id FOR UPDATE;
     UPDATE public.run_workers AS worker SET stopped_at = now(), heartbeat_at = now()
      WHERE worker.workflow_run_id = p_run_id AND worker.worker_id = p_worker;
     UPDATE public.workflow_runs AS run

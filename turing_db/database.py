@@ -33,10 +33,14 @@ log = get_logger(__name__)
 
 MAX_OUTPUT_BYTES = RunLimits().max_output_bytes  # an output over this fails its posting (output_too_large)
 RETRY_WAIT_CAP_SECONDS = 15
-# every connection: a name in pg_stat_activity, a bounded connect, and TCP keepalives, so a dropped
-# network is noticed by both ends within about a minute
+# every connection: a name in pg_stat_activity, a bounded connect, and TCP keepalives on both ends
+# (libpq's for the client, the server's settings in SERVER_KEEPALIVES), so a dropped network is
+# noticed within about a minute and its backend, with its locks, ends
 CONNECT_ARGS: dict[str, Any] = {"application_name": "turing_db", "connect_timeout": 10, "keepalives": 1,
                                 "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}  # fmt: skip
+SERVER_KEEPALIVES = ("-c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 -c tcp_keepalives_count=3 "
+                     "-c tcp_user_timeout=60000")  # fmt: skip
+WORKER_TAKEN_OVER = "TD002"  # claim_chunk_v2(): another start took this worker's run over meanwhile
 RECONNECT_HOOKS: list[Callable[[], None]] = []  # run before a retry (turing_db.liveness re-takes its locks)
 WORKFLOW_INVALID = "TD001"  # the SQLSTATE start_run() refuses an invalid workflow with
 CRON_JOBS = ("refresh-actor-performance", "sweep-expired-claims")
@@ -235,6 +239,7 @@ def start_run(
     Not retried: a start that fails is reported at once."""
     try:
         with engine.begin() as conn:
+            lift_statement_timeout(conn)  # routing a large backlog may take a while
             row = conn.execute(
                 text("SELECT * FROM start_run(:workflow, :worker, :join, :resume, :limit, :holds_lock)"),
                 {"workflow": workflow_id, "worker": worker, "join": join, "resume": resume_run_id,
@@ -255,11 +260,16 @@ def claim_chunk(
 ) -> Chunk | None:
     """The next chunk of the current wave. None when nothing is left to claim, or when the wave is
     not `wave_in_flight` (the conversation of a completion still being written)."""
-    with engine.begin() as conn:
-        chunk = conn.execute(
-            text("SELECT claim_chunk_v2(:run, :worker, :size, :in_flight)"),
-            {"run": run_id, "worker": worker, "size": max_postings, "in_flight": wave_in_flight},
-        ).scalar_one()
+    try:
+        with engine.begin() as conn:
+            chunk = conn.execute(
+                text("SELECT claim_chunk_v2(:run, :worker, :size, :in_flight)"),
+                {"run": run_id, "worker": worker, "size": max_postings, "in_flight": wave_in_flight},
+            ).scalar_one()
+    except DBAPIError as error:
+        if getattr(error.orig, "pgcode", None) == WORKER_TAKEN_OVER:
+            return None  # worker_state() says so next
+        raise
     return None if chunk is None else Chunk.from_json(chunk)
 
 
@@ -396,13 +406,18 @@ def worker_state(engine: Engine, run_id: int, worker: str) -> WorkerState:
         return WorkerState(*row.one())
 
 
-def hold_worker_locks(connection: Connection, workers: Sequence[str]) -> None:
-    """Take each worker's session-level liveness lock on `connection` (autocommit: no transaction)."""
+def hold_worker_locks(connection: Connection, workers: Sequence[str]) -> list[str]:
+    """Take each worker's session-level liveness lock on `connection`, without waiting; the workers
+    whose lock another session holds (a backend of this process that outlived its connection)."""
+    refused = []
     for worker in workers:
-        connection.execute(
-            text("SELECT pg_advisory_lock(lock_space, lock_key) FROM worker_lock(:w)"), {"w": worker}
-        )
+        taken = connection.execute(
+            text("SELECT pg_try_advisory_lock(lock_space, lock_key) FROM worker_lock(:w)"), {"w": worker}
+        ).scalar_one()
         connection.commit()
+        if not taken:
+            refused.append(worker)
+    return refused
 
 
 def ping_connection(connection: Connection) -> None:
@@ -426,6 +441,7 @@ def run_summary(engine: Engine, run_id: int) -> list[dict[str, Any]]:
 
 def refresh_performance_views(engine: Engine) -> None:
     with engine.begin() as conn:
+        lift_statement_timeout(conn)  # a large call log takes a while
         conn.execute(text("SELECT refresh_performance_views()"))
 
 

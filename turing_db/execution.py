@@ -36,87 +36,99 @@ def execute_chunk(
     stop_now: Callable[[], bool] = lambda: False,
     on_outcome: Callable[[int, Outcome], None] | None = None,
     tick: Callable[[], None] | None = None,
+    slots: threading.Semaphore | None = None,
 ) -> list[Outcome | None]:
-    """One outcome per task, in order; None for tasks not finished when `stop_now()` turned true."""
+    """One outcome per task, in order; None for tasks not finished when `stop_now()` turned true (or
+    when a callback raised: then no further task starts). `slots` caps the calls in flight; pass the
+    same semaphore for every chunk of an actor so that the cap holds across chunks and workers."""
+    slots = slots or threading.Semaphore(concurrency)
     pending: queue.SimpleQueue[int] = queue.SimpleQueue()
     for index in range(len(tasks)):
         pending.put(index)
     results: list[Outcome | None] = [None] * len(tasks)
     started: dict[int, float] = {}  # running within their deadline: index -> start
-    overdue: dict[int, float] = {}  # reported as [TIMEOUT], still running: index -> when reported
     changed = threading.Condition()
     remaining = [len(tasks)]
+    cancelled = threading.Event()  # no task starts after the chunk ended or failed
+    last_start = [time.monotonic()]
+
+    def finish(index: int, outcome: Outcome) -> None:  # with `changed` held
+        results[index] = outcome
+        remaining[0] -= 1
+        if on_outcome:
+            on_outcome(index, outcome)
 
     def pull() -> None:
-        while True:
+        while not cancelled.is_set():
+            if not slots.acquire(timeout=STOP_POLL_SECONDS):  # every slot is busy, maybe with an overrun
+                continue
             try:
-                index = pending.get_nowait()
-            except queue.Empty:
-                return
-            with changed:
-                started[index] = time.monotonic()
-                changed.notify_all()  # the waiter now has a deadline to watch
-            outcome = actor.execute(tasks[index])
+                try:
+                    index = pending.get_nowait()
+                except queue.Empty:
+                    return
+                if cancelled.is_set():
+                    return
+                with changed:
+                    started[index] = last_start[0] = time.monotonic()
+                    changed.notify_all()  # the waiter now has a deadline to watch
+                outcome = actor.execute(tasks[index])
+            finally:
+                slots.release()  # an overrunning call holds its slot until it returns
             with changed:
                 if results[index] is None:  # not already reported as timed out
-                    results[index] = outcome
-                    remaining[0] -= 1
-                    if on_outcome:
-                        on_outcome(index, outcome)
+                    finish(index, outcome)
                 started.pop(index, None)
-                overdue.pop(index, None)  # its slot is free again
                 changed.notify_all()
 
-    slots = max(1, min(concurrency, len(tasks)))
-    for _ in range(slots):
+    def add_puller() -> None:
         threading.Thread(target=pull, name=f"actor-{actor.name}", daemon=True).start()
+
+    for _ in range(max(1, min(concurrency, len(tasks)))):
+        add_puller()
     deadline = timeout + GRACE_SECONDS
     next_wait_call = time.monotonic() + wait_interval
-    with changed:
-        while remaining[0] > 0 and not stop_now():
-            now = time.monotonic()
-            for index, since in list(started.items()):
-                if now - since > deadline and results[index] is None:
-                    results[index] = Outcome(sentinel=TIMEOUT, error_kind="timeout", latency_ms=(now - since) * 1000,
-                                             error_message=f"{actor.name} took longer than {timeout:g} s")  # fmt: skip
-                    remaining[0] -= 1
-                    if on_outcome:
-                        on_outcome(index, results[index])  # type: ignore[arg-type]
-                    del started[index]
-                    overdue[index] = now  # the call keeps its slot until it returns
-            if not started and len(overdue) == slots and now - max(overdue.values()) > deadline:
-                while True:  # no slot came free for a whole deadline: the tasks not started end too
+    try:
+        with changed:
+            while remaining[0] > 0 and not stop_now():
+                now = time.monotonic()
+                for index, since in list(started.items()):
+                    if now - since > deadline and results[index] is None:
+                        finish(index, Outcome(sentinel=TIMEOUT, error_kind="timeout", latency_ms=(now - since) * 1000,
+                                              error_message=f"{actor.name} took longer than {timeout:g} s"))  # fmt: skip
+                        del started[index]
+                        add_puller()  # the overrunning call keeps its slot; this thread waits for a free one
+                if not started and now - last_start[0] > deadline:
+                    while True:  # no slot came free for a whole deadline: the tasks not started end too
+                        try:
+                            index = pending.get_nowait()
+                        except queue.Empty:
+                            break
+                        finish(index, Outcome(sentinel=TIMEOUT, error_kind="no_free_slot",
+                                              error_message=f"{actor.name}: no free slot for {deadline:g} s: its "
+                                                            f"calls in flight (at most {concurrency}) overran"))  # fmt: skip
+                if remaining[0] == 0:
+                    break
+                if tick:
+                    changed.release()
                     try:
-                        index = pending.get_nowait()
-                    except queue.Empty:
-                        break
-                    results[index] = Outcome(sentinel=TIMEOUT, error_kind="no_free_slot",
-                                             error_message=f"{actor.name}: all {slots} slots are held by calls "
-                                                           f"that overran {timeout:g} s")  # fmt: skip
-                    remaining[0] -= 1
-                    if on_outcome:
-                        on_outcome(index, results[index])  # type: ignore[arg-type]
-            if remaining[0] == 0:
-                break
-            if tick:
-                changed.release()
-                try:
-                    tick()
-                finally:
-                    changed.acquire()
-            if while_waiting and now >= next_wait_call:
-                unfinished = [i for i, result in enumerate(results) if result is None]
-                changed.release()
-                try:
-                    while_waiting(unfinished)
-                finally:
-                    changed.acquire()
-                next_wait_call = time.monotonic() + wait_interval
-            soonest = min((since + deadline for since in started.values()), default=now + wait_interval)
-            wake = min(soonest, next_wait_call, time.monotonic() + STOP_POLL_SECONDS)
-            changed.wait(timeout=max(0.01, wake - time.monotonic()))
-    if stop_now():
-        while True:  # tasks never started stay unfinished; their claims are released
+                        tick()
+                    finally:
+                        changed.acquire()
+                if while_waiting and now >= next_wait_call:
+                    unfinished = [i for i, result in enumerate(results) if result is None]
+                    changed.release()
+                    try:
+                        while_waiting(unfinished)
+                    finally:
+                        changed.acquire()
+                    next_wait_call = time.monotonic() + wait_interval
+                soonest = min((since + deadline for since in started.values()), default=now + wait_interval)
+                wake = min(soonest, next_wait_call, time.monotonic() + STOP_POLL_SECONDS)
+                changed.wait(timeout=max(0.01, wake - time.monotonic()))
+    finally:
+        cancelled.set()  # stopped, finished or failed: tasks never started stay unfinished
+        while True:
             try:
                 pending.get_nowait()
             except queue.Empty:

@@ -41,7 +41,8 @@ def session_options(settings: Settings) -> str:
     session idle inside a transaction (a worker whose network dropped) is ended, releasing its locks."""
     limits = settings.limits
     return (f"-c statement_timeout={limits.statement_timeout_seconds}s "
-            f"-c idle_in_transaction_session_timeout={limits.idle_in_transaction_seconds}s")  # fmt: skip
+            f"-c idle_in_transaction_session_timeout={limits.idle_in_transaction_seconds}s "
+            f"{database.SERVER_KEEPALIVES}")  # fmt: skip
 
 
 def get_engine(settings: Settings | None = None) -> Engine:

@@ -123,6 +123,7 @@ class WaveBatchProcessor:
         self._stop = threading.Event()
         self._abandon = threading.Event()
         self._actors: dict[str, Actor] = {}
+        self._slots: dict[tuple[str, str], threading.Semaphore] = {}  # (worker, actor): its calls in flight
         self._actors_lock = threading.Lock()
         self._counters = _Counters()
         self._liveness: Liveness  # set by run()
@@ -157,6 +158,7 @@ class WaveBatchProcessor:
             for name in names[1:]:
                 liveness.hold(name)
                 database.start_run(self.engine, self.workflow_id, name, join=True, holds_lock=True)
+            liveness.watch()
             log.info("run started", workflow_id=self.workflow_id, run_id=start.workflow_run_id,
                      resumed=start.resumed, routed=start.postings_routed, postings=start.postings_in_run,
                      workers=self.workers)  # fmt: skip
@@ -355,10 +357,15 @@ class WaveBatchProcessor:
                             worker=worker, conversation=chunk.conversation)  # fmt: skip
                 fenced.set()
 
+        actor, key = self._actor(chunk)
+        concurrency = chunk.actor.max_concurrency or DEFAULT_ACTOR_CONCURRENCY
+        with self._actors_lock:  # one cap per worker and actor: a call that overran in the last chunk counts
+            slots = self._slots.setdefault((worker, key), threading.Semaphore(concurrency))
         outcomes = execute_chunk(
-            self._actor(chunk),
+            actor,
             [claim.task() for claim in chunk.claims],
-            concurrency=chunk.actor.max_concurrency or DEFAULT_ACTOR_CONCURRENCY,
+            concurrency=concurrency,
+            slots=slots,
             timeout=chunk.actor.timeout_seconds,
             wait_interval=min(self.heartbeat_seconds, chunk.lease_seconds / 3),  # a lease outlives two misses
             while_waiting=keep_leases,
@@ -368,11 +375,12 @@ class WaveBatchProcessor:
         )
         return finished[handed_over:], all(outcome is not None for outcome in outcomes)
 
-    def _actor(self, chunk: Chunk) -> Actor:
-        """The chunk's actor, built once per process for each version of its row."""
+    def _actor(self, chunk: Chunk) -> tuple[Actor, str]:
+        """The chunk's actor, built once per process for each version of its row, and that version's key."""
         spec = chunk.actor
-        key = json.dumps([spec.actor_id, spec.actor_type, spec.config, spec.timeout_seconds], sort_keys=True)
+        key = json.dumps([spec.actor_id, spec.actor_type, spec.config, spec.timeout_seconds, spec.max_concurrency],
+                         sort_keys=True)  # fmt: skip
         with self._actors_lock:
             if key not in self._actors:
                 self._actors[key] = build_actor(spec)
-            return self._actors[key]
+            return self._actors[key], key

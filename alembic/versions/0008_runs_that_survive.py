@@ -65,7 +65,7 @@ def upgrade() -> None:
     install(
         connection,
         "0704_function_worker_is_live.sql",
-        "e4c9450d48c01c93892b6c77f5b7e3ce4ed5e4a9c74b89c494b41ef829f1c049",
+        "905f61a9016448b71d91334a26c6f2bcaff2d7157f1623f25d3a97b164309da8",
     )
     install(
         connection,
@@ -75,12 +75,12 @@ def upgrade() -> None:
     install(
         connection,
         "0710_function_sweep_expired_claims.sql",
-        "06cf9df15e0df5e9271b77f894cd50f3a99a922be1aeeb128abb987d608e7585",
+        "66abc68262c073e452b4a623e18b161cc898b2433dbaffe8b54cd91378ea1efc",
     )
     install(
         connection,
         "0720_function_claim_chunk_v2.sql",
-        "cfd5125a5b62d47075c4e13becf63cf85bba86762f6ae9a0ef12ad4a66ccfc9f",
+        "55e7aaaec6ccc6e1be2e7535f75fce02989c6f283c3dad7237060724eae9de1c",
     )
     install(
         connection,
@@ -121,6 +121,11 @@ def upgrade() -> None:
         connection,
         "0195_function_posting_counts.sql",
         "2e4ac718a81ebd7c4fa1b21b875d9aebb25c49af13df6fcb91d9b9b30466e097",
+    )
+    install(
+        connection,
+        "0760_function_stop_worker.sql",
+        "b87482098dc1b27893acc98870cefc82b077b170314fc6f7d16b546353fccc9c",
     )
     # INSTALL-END
 
@@ -172,5 +177,10 @@ def downgrade() -> None:
         connection,
         "0195_function_posting_counts.sql",
         "f4189fc6430b4cb5e41752053e7d19e3b8f65dcef253ed9651f2196a2324abf5",
+    )
+    install(
+        connection,
+        "0760_function_stop_worker.sql",
+        "fe3c24f39328357fd50966b819651d55f303d67c1f37c1dfac5421284032be54",
     )
     execute_script(connection, DOWNGRADE_AFTER)

@@ -87,31 +87,34 @@ def test_a_wave_runs_before_the_next_conversation(engine: Engine, run_id: int) -
     assert len(nxt.claims) == 7
 
 
-def test_lease_expiry_returns_the_work_and_its_postings_come_back_one_at_a_time(
+def test_lease_expiry_returns_the_work_and_twice_reclaimed_postings_come_back_one_at_a_time(
     engine: Engine, run_id: int
 ) -> None:
-    """The postings a dead worker held are suspects: claimed alone, so a poison pill among them
-    cannot take the others down with it again."""
-    chunk = claim(engine, run_id, "dead-worker", 10)
+    """Reclaimed twice, a posting is a suspect: claimed alone, so a poison pill among the postings a
+    dying worker held cannot take the others down with it again."""
+    first = claim(engine, run_id, "dead-worker", 10)
     expire_leases(engine, run_id)
     again = claim(engine, run_id, "worker-b", 10)  # claiming sweeps expired leases first
-    assert [c.posting_id for c in again.claims] == [min(c.posting_id for c in chunk.claims)]
-    rows = work_rows(engine, run_id)
-    assert sorted(rows.values()) == [("claimed", 1, 1)] + [("waiting", 1, 0)] * 9
-    complete_each(engine, "worker-b", again, Outcome(output="ok"))  # progress: above suspicion again
-    assert work_rows(engine, run_id)[again.claims[0].posting_id][1] == 0
+    assert sorted(c.posting_id for c in again.claims) == sorted(c.posting_id for c in first.claims)
+    assert sorted(work_rows(engine, run_id).values()) == [("claimed", 1, 1)] * 10
+    expire_leases(engine, run_id)
+    alone = claim(engine, run_id, "worker-c", 10)
+    assert [c.posting_id for c in alone.claims] == [min(c.posting_id for c in first.claims)]
+    assert sorted(work_rows(engine, run_id).values()) == [("claimed", 2, 1)] + [("waiting", 2, 0)] * 9
+    complete_each(engine, "worker-c", alone, Outcome(output="ok"))  # progress: above suspicion again
+    assert work_rows(engine, run_id)[alone.claims[0].posting_id][1] == 0
 
 
 def test_stale_claim_token_is_refused(engine: Engine, run_id: int) -> None:
     old = claim(engine, run_id, "paused-worker", 10)
     expire_leases(engine, run_id)
-    new = claim(engine, run_id, "worker-b", 10)  # one suspect: the lowest posting id
+    new = claim(engine, run_id, "worker-b", 10)  # the same ten, the lowest posting id first
     assert new.claims[0].posting_id == old.claims[0].posting_id and new.claim_token != old.claim_token
     [late] = database.complete_chunk(
         engine, "paused-worker", old, [(old.claims[0], Outcome(output="zombie"))]
     )
     assert (late.accepted, late.state) == (False, "stale")
-    [fresh] = complete_each(engine, "worker-b", new, Outcome(output="fresh"))
+    [fresh] = database.complete_chunk(engine, "worker-b", new, [(new.claims[0], Outcome(output="fresh"))])
     assert fresh.accepted and fresh.next_conversation == "t_two"
     with engine.connect() as conn:
         outputs = conn.execute(
@@ -119,16 +122,17 @@ def test_stale_claim_token_is_refused(engine: Engine, run_id: int) -> None:
             {"p": old.claims[0].posting_id},
         )
         assert outputs.scalars().all() == ["fresh"]
-    [again] = complete_each(engine, "worker-b", new, Outcome(output="twice"))
+    [again] = database.complete_chunk(engine, "worker-b", new, [(new.claims[0], Outcome(output="twice"))])
     assert not again.accepted  # a completed claim cannot be completed twice
 
 
 def test_a_poison_posting_is_quarantined_alone(engine: Engine, run_id: int) -> None:
-    """A worker dies holding all ten postings; then every claim of the poison one (posting 1, a
+    """A worker dies holding all ten postings, twice; then every claim of the poison one (posting 1, a
     suspect claimed alone) kills its worker again, while the others complete when their turn comes."""
-    claim(engine, run_id, "crashing-worker", 10)
-    expire_leases(engine, run_id)
-    for _ in range(3):  # max_reclaims is 3: the fourth expiry quarantines
+    for _ in range(2):  # the worker dies holding all ten, twice: now they are suspects
+        assert len(claim(engine, run_id, "crashing-worker", 10).claims) == 10
+        expire_leases(engine, run_id)
+    for _ in range(2):  # max_reclaims is 3: the fourth expiry quarantines
         assert len(claim(engine, run_id, "crashing-worker", 10).claims) == 1
         expire_leases(engine, run_id)
     while (chunk := database.claim_chunk(engine, run_id, "worker-b", 10)) is not None:

@@ -285,3 +285,27 @@ def test_kill_9_at_a_random_instant_then_a_plain_run_gives_the_uninterrupted_res
     assert {row for row in outputs if row[1] == "t_a"} == expected  # what an uninterrupted run stores
     repeated = sum(count - 1 for count in executions(log).values())
     assert repeated <= workers * (8 + 2 * 10), f"{repeated} executions repeated"
+
+
+def test_a_lost_liveness_session_is_restored_before_the_sweeper_can_take_live_claims(
+    engine: Engine, logged_workflow: int, turing_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Pooled connections reconnect silently; the liveness session is watched and its locks re-taken."""
+    add_postings(engine, 16)
+    log = tmp_path / "executions.log"
+    worker = start_worker(worker_env(turing_env, log, sleep=4), "--chunk-size", "16")
+    wait_until(lambda: scalar(engine, "SELECT count(*) FROM posting_work WHERE status = 'claimed'") > 0)
+    with engine.begin() as conn:  # the liveness backend: the session holding the worker's advisory lock
+        ended = conn.execute(text(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' "
+            "AND classid = (hashtext('turing.worker')::bigint & 4294967295)::oid"
+        )).scalar_one()  # fmt: skip
+    assert ended == 1
+    time.sleep(6.5)  # the watch re-takes the lock within 5 s, while the chunk still runs
+    with engine.begin() as conn:
+        assert conn.execute(text("SELECT bool_and(worker_alive(worker_id)) FROM run_workers")).scalar_one()
+        assert conn.execute(text("SELECT sweep_expired_claims()")).scalar_one() == 0  # nothing taken back
+    out, err = worker.communicate(timeout=120)
+    assert worker.returncode == 0, out + err
+    assert_every_step_recorded_once(engine, 16)
+    assert max(executions(log).values()) == 1

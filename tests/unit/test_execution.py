@@ -47,3 +47,41 @@ def test_stop_now_leaves_unstarted_tasks_unfinished() -> None:
     actor = build_actor(ActorSpec("s", "shell", {"command": ["sh", "-c", "sleep 0.2; cat"]}, 5))
     outcomes = execute_chunk(actor, TASKS[:6], concurrency=1, timeout=5, stop_now=lambda: True)
     assert outcomes.count(None) >= 5
+
+
+def test_the_cap_holds_across_chunks_that_share_their_slots() -> None:
+    """The next chunk's calls wait while the last chunk's overrunning calls still hold their slots."""
+    import threading
+
+    import sample_actors
+
+    sample_actors.IN_FLIGHT.update(now=0, most=0)
+    actor = build_actor(ActorSpec("a", "python", {"callable": "sample_actors:counted_sleep"}, 0.1))
+    slots = threading.Semaphore(2)
+    for _ in range(2):
+        execute_chunk(actor, TASKS[:2], concurrency=2, timeout=0.1, slots=slots)
+    assert sample_actors.IN_FLIGHT["most"] == 2
+
+
+def test_a_failing_callback_starts_no_further_task() -> None:
+    import sample_actors
+
+    sample_actors.IN_FLIGHT.update(now=0, most=0)
+    calls: list[int] = []
+    actor = build_actor(ActorSpec("a", "python", {"callable": "sample_actors:echo"}, 5))
+
+    def tick() -> None:
+        calls.append(1)
+        raise RuntimeError("the store broke")
+
+    finished: list[int] = []
+    try:
+        execute_chunk(actor, TASKS * 50, concurrency=1, timeout=5, tick=tick,
+                      on_outcome=lambda index, outcome: finished.append(index))  # fmt: skip
+    except RuntimeError:
+        pass
+    else:
+        raise AssertionError("the callback's failure was swallowed")
+    at_failure = len(finished)
+    time.sleep(0.3)
+    assert calls == [1] and len(finished) <= at_failure + 1 < 1000  # the task in flight may still finish
