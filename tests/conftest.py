@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 from port_for import get_port
 from pytest_postgresql.executors import PostgreSQLExecutor
 from sqlalchemy import create_engine, text
@@ -149,3 +150,10 @@ def workflows(engine: Engine) -> Iterator[CommittedWorkflows]:
     built = CommittedWorkflows(engine)
     yield built
     built.cleanup()
+
+
+@pytest.fixture(autouse=True)
+def fresh_logging() -> Iterator[None]:
+    """A test that configures logging binds it to that test's captured stderr: undo it afterwards."""
+    yield
+    structlog.reset_defaults()

@@ -1,8 +1,10 @@
-"""Redaction: text that may be stored or shown (an error message, a log line) loses every secret it holds.
+"""Redaction: an actor's error message loses every secret it holds before it is stored.
 
 The secrets are the ones this process knows at call time: the database password (TURING_DB_PASSWORD,
-PGPASSWORD, the password inside TURING_DATABASE_URL, from the environment or the `.env` file) and the
-values of variables named `*_API_KEY`, `*_TOKEN`, `*_SECRET` or `*_PASSWORD`; each becomes `***`.
+PGPASSWORD, the password inside TURING_DATABASE_URL, from the environment or the `.env` file), the
+values of variables whose names say they hold one (`is_secret_name()`: KEY, TOKEN, SECRET or PASSWORD
+in the name; the rule the shell actor's `config.env` obeys too) and the password of any
+`*_URL` variable; each becomes `***`. Successful outputs are stored as the actor returned them.
 """
 
 from __future__ import annotations
@@ -29,6 +31,19 @@ def redact(text: str) -> str:
     return pattern.sub(MASK, text) if pattern is not None else text
 
 
+SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD")  # as workflow_check_actors() refuses them in config.env
+
+
+def is_secret_name(name: str) -> bool:
+    """Does an environment variable's name say it holds a secret (OPENAI_API_KEY, GH_TOKEN, …)?"""
+    upper = name.upper()
+    return (
+        upper in DATABASE_SECRETS
+        or upper == "TURING_DATABASE_URL"
+        or any(word in upper for word in SECRET_WORDS)
+    )
+
+
 def known_secrets(environ: Mapping[str, str] | None = None) -> frozenset[str]:
     """The secret values in `environ` (default: the process environment over the `.env` file)."""
     env = read_environment() if environ is None else environ
@@ -45,8 +60,12 @@ def known_secrets(environ: Mapping[str, str] | None = None) -> frozenset[str]:
         if match:
             secrets.add(match.group(1))  # as written, percent-encoding included
     for name, value in env.items():
-        if name.upper().endswith(SECRET_SUFFIXES) and len(value) >= MIN_SECRET_LENGTH:
-            secrets.add(value)
+        if is_secret_name(name) and not name.upper().endswith("_URL") and len(value) >= MIN_SECRET_LENGTH:
+            secrets.add(value)  # (a URL's secret is its password, below)
+        if name.upper().endswith("_URL") and "@" in value:  # another database's or service's password
+            match = _RAW_URL_PASSWORD.match(value)
+            if match and len(match.group(1)) >= MIN_SECRET_LENGTH:
+                secrets.add(match.group(1))
     secrets.discard("")
     return frozenset(secrets)
 

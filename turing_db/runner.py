@@ -23,6 +23,7 @@ from sqlalchemy.engine import Engine
 
 from turing_db import database
 from turing_db.actors import Actor, Outcome, build_actor
+from turing_db.actors.registry import abandon_all
 from turing_db.database import Chunk, Claim, Progress
 from turing_db.execution import execute_chunk
 from turing_db.liveness import Liveness
@@ -285,6 +286,8 @@ class WaveBatchProcessor:
                     worker, chunk, functools.partial(store, chunk, wait=False)
                 )
                 if not finished_all:  # abandoned: store what finished, then hand back the rest of the chunk
+                    if self._abandon.is_set():
+                        abandon_all()  # its commands must not go on once their claims are released
                     settle()
                     if results:
                         self._complete(worker, chunk, results)

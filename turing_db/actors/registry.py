@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from turing_db.actors.base import ERROR, Actor, ActorConfigError, ActorSpec, Outcome, Task
 from turing_db.actors.python import PythonActor
-from turing_db.actors.shell import ShellActor
+from turing_db.actors.shell import ShellActor, kill_all_running
 
 BUILDERS: dict[str, Callable[[ActorSpec], Actor]] = {
     "python": PythonActor,
@@ -40,3 +40,9 @@ def build_actor(spec: ActorSpec) -> Actor:
         return builder(spec)
     except ActorConfigError as exc:
         return UnavailableActor(spec.actor_name, str(exc))
+
+
+def abandon_all() -> None:
+    """Stop every call in flight that can be stopped (shell commands' process groups): a worker told
+    to stop now releases its claims, and what it started must not go on meanwhile."""
+    kill_all_running()

@@ -1,8 +1,8 @@
 """The `shell` actor: runs a command (an argv list, no shell), prompt on stdin, output from stdout.
 
 Nothing it starts outlives its worker. The command leads its own process group, and the group is
-killed on timeout and by `kill_all_running()` (for the runner to call when a worker stops or abandons
-its tasks; `atexit` calls it at interpreter exit); on Linux the command also gets a parent-death
+killed on timeout and by `kill_all_running()` (the runner calls it, through
+`actors.registry.abandon_all()`, when it abandons its tasks; `atexit` calls it at interpreter exit); on Linux the command also gets a parent-death
 signal (`PR_SET_PDEATHSIG`, SIGKILL), so a worker killed with `kill -9` takes the command with it. A
 group is tracked until its command ends: a background process left behind then is not killed.
 
@@ -48,7 +48,7 @@ from turing_db.actors.base import (
     elapsed_ms,
     failure,
 )
-from turing_db.redaction import redact
+from turing_db.redaction import is_secret_name, redact
 
 COMMAND_RULE = (  # as workflow_check_actors() says
     'config.command must be a non-empty list of strings, e.g. {"command": ["python3", "script.py"]}'
@@ -62,8 +62,6 @@ SECRET_ENV_RULE = (
     "PGPASSWORD, or a name containing KEY, TOKEN, SECRET or PASSWORD)"
 )
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-SECRET_NAMES = frozenset({"TURING_DATABASE_URL", "TURING_DB_PASSWORD", "PGPASSWORD"})
-SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD")
 BASE_ENVIRONMENT = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "USER", "LOGNAME")
 
 
@@ -129,11 +127,6 @@ def check_env(config: dict[str, Any]) -> str | None:
         return ENV_RULE
     secrets = [name for name in names if is_secret_name(name)]
     return f"{SECRET_ENV_RULE}: {', '.join(secrets)}" if secrets else None
-
-
-def is_secret_name(name: str) -> bool:
-    upper = name.upper()
-    return upper in SECRET_NAMES or any(word in upper for word in SECRET_WORDS)
 
 
 # ---- every live command, so that a stopping worker can kill them all -------------------------------
