@@ -74,3 +74,10 @@ def counted_sleep(prompt: str, context: dict[str, Any]) -> str:
 def leak_secret(prompt: str, context: dict[str, Any]) -> str:
     """Fails with the database password in its message, as a careless actor might."""
     raise RuntimeError(f"could not connect with password {os.environ.get('TURING_DB_PASSWORD')}")
+
+
+def poison_pill(prompt: str, context: dict[str, Any]) -> str:
+    """Kills its own worker process (kill -9) when given the posting named by TURING_TEST_POISON."""
+    if str(context["posting_id"]) == os.environ.get("TURING_TEST_POISON"):
+        os.kill(os.getpid(), 9)
+    return logged_echo(prompt, context)

@@ -309,3 +309,39 @@ def test_a_lost_liveness_session_is_restored_before_the_sweeper_can_take_live_cl
     assert worker.returncode == 0, out + err
     assert_every_step_recorded_once(engine, 16)
     assert max(executions(log).values()) == 1
+
+
+def test_a_posting_that_kills_its_worker_every_time_is_quarantined_alone(
+    engine: Engine, workflows: CommittedWorkflows, turing_env: dict[str, str], tmp_path: Path
+) -> None:
+    workflows.build(W, [Step("t_a", entry=True), Step("t_b")], [("t_a", "*", "t_b"), ("t_b", "*", None)])
+    workflows.set_actor("test_python", "python", {"callable": "sample_actors:poison_pill"})
+    ids = add_postings(engine, 30)
+    poison = ids[12]
+    env = {
+        **worker_env(turing_env, tmp_path / "executions.log", sleep=0.01),
+        "TURING_TEST_POISON": str(poison),
+    }
+    crashes = 0
+    while True:  # a plain run after each crash, as a user (or a supervisor) would
+        worker = start_worker(env, "--chunk-size", "10")
+        out, err = worker.communicate(timeout=120)
+        if worker.returncode == 0:
+            break
+        assert worker.returncode == -signal.SIGKILL, out + err
+        crashes += 1
+        assert crashes < 10, "the poison posting was never quarantined"
+    with engine.connect() as conn:
+        states = dict(conn.execute(text(
+            "SELECT posting_id, status FROM posting_work WHERE workflow_run_id = (SELECT max(workflow_run_id) FROM workflow_runs)"
+        )).all())  # fmt: skip
+        quarantined = (
+            conn.execute(text("SELECT posting_id FROM postings WHERE quarantined_at IS NOT NULL"))
+            .scalars()
+            .all()
+        )
+    assert quarantined == [poison]
+    assert {posting: status for posting, status in states.items() if posting != poison} == {
+        posting: "done" for posting in ids if posting != poison
+    }
+    assert crashes == 4  # two with its chunk, then two alone (max_reclaims 3); the fifth run is clean
