@@ -4,7 +4,7 @@ Each process keeps one dedicated connection (outside the pool) that holds a sess
 lock per worker (`worker_lock()` in SQL). The locks vanish the moment the process dies — kill -9,
 reboot, lost network — on any machine, so `start_run()` takes a run of dead workers over at once
 instead of waiting out a lease. If the session drops while the process lives (a database restart),
-`ensure()` reconnects and takes the locks again: every few seconds (`watch()`), before each claim,
+`ensure()` reconnects and takes the locks again: every few seconds (`watch()`)
 and before any call retried after an outage — pooled connections reconnect silently, so nothing
 else would notice that the locks are gone before the minutely sweeper does.
 """

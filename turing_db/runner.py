@@ -266,7 +266,6 @@ class WaveBatchProcessor:
             while not self._stop.is_set():
                 if in_flight is not None and in_flight.done():
                     settle()  # a failed completion stops the worker before it claims more
-                self._liveness.ensure()
                 chunk = database.claim_chunk(self.engine, run_id, worker, self.chunk_size, wave_in_flight)
                 if chunk is None:
                     if in_flight is not None:  # the wave may change: let the completion land first

@@ -129,14 +129,15 @@ class RunLimits:
     TURING_DB_STATEMENT_TIMEOUT [120] seconds a statement may run before the server cancels it;
     TURING_DB_IDLE_IN_TRANSACTION_TIMEOUT [60] seconds a session may idle inside a transaction
     (a worker whose network dropped never keeps a chunk's row locks);
-    TURING_FLUSH_BATCH [100] and TURING_FLUSH_MS [500]: finished results are stored when this many
-    are waiting or the oldest has waited this long (what a kill -9 can cost beyond the calls in flight)."""
+    TURING_FLUSH_MS [500] and TURING_FLUSH_BATCH [1000]: finished results are stored when the oldest
+    has waited this long or this many are waiting (what a kill -9 can cost beyond the calls in flight;
+    1000 is the largest chunk, so by default a chunk of quick calls is stored in one completion)."""
 
     max_output_bytes: int = 1024 * 1024
     outage_seconds: int = 600
     statement_timeout_seconds: int = 120
     idle_in_transaction_seconds: int = 60
-    flush_batch: int = 100
+    flush_batch: int = 1000
     flush_ms: int = 500
 
 
