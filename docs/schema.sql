@@ -351,7 +351,7 @@ FUNCTION complete_chunk(bigint,text,jsonb)
     RETURNS TABLE(posting_id bigint, accepted boolean, state text, next_conversation text, note text)
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 3b18905f3cf583b853712da74c126000;
+    BODY md5 86a6775c97a1811399cb7bee1c6b6a6a;
 
 FUNCTION delete_log_rows()
     RETURNS trigger

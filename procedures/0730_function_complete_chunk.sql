@@ -205,7 +205,8 @@ BEGIN
                    (SELECT failed_at.canonical_name FROM public.conversations AS failed_at
                      WHERE failed_at.conversation_id = routed.conversation_id))
           FROM routed
-         WHERE routed.state = 'failed' AND posting.posting_id = routed.posting_id
+         WHERE posting.posting_id = ANY (ARRAY(SELECT failed.posting_id FROM routed AS failed WHERE failed.state = 'failed'))
+           AND routed.posting_id = posting.posting_id  -- by key, from the few that failed: never a scan of postings
     ), checkpoints AS (
         INSERT INTO public.posting_state_checkpoints (workflow_run_id, posting_id, conversation_id, state,
                                                       outcome, next_conversation_id, note)

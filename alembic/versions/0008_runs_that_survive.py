@@ -100,7 +100,7 @@ def upgrade() -> None:
     install(
         connection,
         "0730_function_complete_chunk.sql",
-        "6d6c535fd92b649540c9cd81ee2c15046a54ad8bb68fc5231aec5c268f0cc7f0",
+        "60565bc577991861a2c075272f3f2430802a038fe6a2ff55212435c3f2454b00",
     )
     install(
         connection,
