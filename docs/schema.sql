@@ -539,10 +539,10 @@ FUNCTION worker_lock(text)
 
 FUNCTION worker_state(bigint,text)
     ARGUMENTS p_run_id bigint, p_worker text
-    RETURNS TABLE(run_status text, worker_stopped boolean, waiting integer, claimed integer)
+    RETURNS TABLE(run_status text, worker_stopped boolean, waiting integer, claimed integer, next_step text)
     LANGUAGE sql STABLE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 8a11edc7b8381e990fb5f054bca18926;
+    BODY md5 9d214df3ff944f3292fa98013bc53c3f;
 
 FUNCTION workflow_branches(integer)
     ARGUMENTS p_workflow_id integer

@@ -180,7 +180,7 @@ def cmd_postings(args: argparse.Namespace) -> int:
         report = postings.import_file(engine, args.file)
         console.print(report.describe(str(args.file)), highlight=False)
         return 0
-    existing = postings.count_postings(engine)
+    existing = database.count_postings(engine)
     if args.if_empty and existing:
         console.print(f"{existing} postings already stored: demo postings not loaded")
         return 0

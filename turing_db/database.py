@@ -394,6 +394,7 @@ class WorkerState:
     worker_stopped: bool
     waiting: int
     claimed: int
+    next_step: str  # 'wait', or why to stop: 'done', 'taken_over', 'run_ended' (worker_state() decides)
 
 
 @retry_while_unreachable
@@ -421,6 +422,7 @@ def hold_worker_locks(connection: Connection, workers: Sequence[str]) -> list[st
 
 
 def ping_connection(connection: Connection) -> None:
+    """One round trip (and no transaction left open); raises when the database cannot be reached."""
     connection.execute(text("SELECT 1"))
     connection.commit()
 
@@ -554,6 +556,6 @@ def lift_statement_timeout(connection: Connection) -> None:
 
 
 def ping(engine: Engine) -> None:
-    """One round trip; raises OperationalError when the database cannot be reached."""
+    """One round trip on a pooled connection; raises OperationalError when the database cannot be reached."""
     with engine.connect() as conn:
-        conn.execute(text("SELECT 1"))
+        ping_connection(conn)

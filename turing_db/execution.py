@@ -1,15 +1,14 @@
 """Executing one chunk of tasks with one actor: concurrently, each within its deadline.
 
 A few worker threads pull tasks from a shared queue, so a slow task holds up no other and an instant
-actor costs a queue read, not a thread hop. The cap is exact: never more than `concurrency` calls are
-in flight. A task that overruns its actor's timeout is reported as [TIMEOUT] at once, but its thread
-keeps its slot until the call returns (Python cannot stop a running function, and a server that is
-slow must not get more load); when every slot has been held by overrunning calls for a whole
-deadline, the tasks not started yet are reported as [TIMEOUT] too, so the chunk ends. While tasks are running, `while_waiting` is called every
-`wait_interval` seconds (the runner extends its leases there); `on_outcome(index, outcome)` is called
-as each task finishes (in the thread that finished it: keep it short), and `tick()` whenever the
-waiting thread wakes — at least every 0.2 s, and after each outcome — so that the caller can store
-results as they come.
+actor costs a queue read, not a thread hop. The cap is exact: never more calls in flight than `slots`
+allows. A task that overruns its actor's timeout is reported as [TIMEOUT] at once, but its call keeps
+its slot until it returns (Python cannot stop a running function, and a server that is slow must not
+get more load); when no slot came free for a whole deadline, the tasks not started yet are reported
+as [TIMEOUT] too, so the chunk ends. While tasks run, `while_waiting` is called every `wait_interval`
+seconds (the runner extends its leases there), `on_outcome(index, outcome)` as each task finishes (in
+the thread that finished it: keep it short), and `tick()` whenever the waiting thread wakes — at
+least every 0.2 s, and after each outcome — so that the caller can store results as they come.
 """
 
 from __future__ import annotations
@@ -39,8 +38,9 @@ def execute_chunk(
     slots: threading.Semaphore | None = None,
 ) -> list[Outcome | None]:
     """One outcome per task, in order; None for tasks not finished when `stop_now()` turned true (or
-    when a callback raised: then no further task starts). `slots` caps the calls in flight; pass the
-    same semaphore for every chunk of an actor so that the cap holds across chunks and workers."""
+    when a callback raised: then no further task starts). `slots` caps the calls in flight (by default
+    `concurrency`); pass the same semaphore for consecutive chunks so that an overrunning call of the
+    last one still counts."""
     slots = slots or threading.Semaphore(concurrency)
     pending: queue.SimpleQueue[int] = queue.SimpleQueue()
     for index in range(len(tasks)):
@@ -81,6 +81,27 @@ def execute_chunk(
                 started.pop(index, None)
                 changed.notify_all()
 
+    def not_started() -> list[int]:
+        """Take every task not started yet off the queue."""
+        taken = []
+        while True:
+            try:
+                taken.append(pending.get_nowait())
+            except queue.Empty:
+                return taken
+
+    def unlocked(callback: Callable[..., object], *args: object) -> None:
+        """Call back without holding `changed`; if the callback fails, no further task starts (at once:
+        the actor threads may win the lock many times before this thread has it again)."""
+        changed.release()
+        try:
+            callback(*args)
+        except BaseException:
+            cancelled.set()
+            raise
+        finally:
+            changed.acquire()
+
     def add_puller() -> None:
         threading.Thread(target=pull, name=f"actor-{actor.name}", daemon=True).start()
 
@@ -99,38 +120,22 @@ def execute_chunk(
                         del started[index]
                         add_puller()  # the overrunning call keeps its slot; this thread waits for a free one
                 if not started and now - last_start[0] > deadline:
-                    while True:  # no slot came free for a whole deadline: the tasks not started end too
-                        try:
-                            index = pending.get_nowait()
-                        except queue.Empty:
-                            break
+                    for index in not_started():  # no slot came free for a whole deadline: they end too
                         finish(index, Outcome(sentinel=TIMEOUT, error_kind="no_free_slot",
                                               error_message=f"{actor.name}: no free slot for {deadline:g} s: its "
                                                             f"calls in flight (at most {concurrency}) overran"))  # fmt: skip
                 if remaining[0] == 0:
                     break
                 if tick:
-                    changed.release()
-                    try:
-                        tick()
-                    finally:
-                        changed.acquire()
+                    unlocked(tick)
                 if while_waiting and now >= next_wait_call:
                     unfinished = [i for i, result in enumerate(results) if result is None]
-                    changed.release()
-                    try:
-                        while_waiting(unfinished)
-                    finally:
-                        changed.acquire()
+                    unlocked(while_waiting, unfinished)
                     next_wait_call = time.monotonic() + wait_interval
                 soonest = min((since + deadline for since in started.values()), default=now + wait_interval)
                 wake = min(soonest, next_wait_call, time.monotonic() + STOP_POLL_SECONDS)
                 changed.wait(timeout=max(0.01, wake - time.monotonic()))
     finally:
         cancelled.set()  # stopped, finished or failed: tasks never started stay unfinished
-        while True:
-            try:
-                pending.get_nowait()
-            except queue.Empty:
-                break
+        not_started()
     return list(results)

@@ -47,10 +47,12 @@ class Liveness:
             if database.hold_worker_locks(self._connect(), [worker]):
                 raise RuntimeError(f"the liveness lock of worker {worker} is held by another session")
 
-    @database.retry_while_unreachable
     def ensure(self) -> None:
-        """Check the session; after it dropped, reconnect and take every lock again (waiting out an
-        unreachable database like every call a worker makes)."""
+        """Check the session; after it dropped, reconnect and take every lock again, waiting out an
+        unreachable database like every call a worker makes."""
+        database.retry_while_unreachable(self._ensure_once)()
+
+    def _ensure_once(self) -> None:
         with self._lock:
             if self._connection is not None:
                 try:
@@ -71,7 +73,7 @@ class Liveness:
         """Before a retry: take the locks again if the session dropped; quietly, as the call retried
         reports the outage itself."""
         try:
-            self.ensure.__wrapped__(self)  # type: ignore[attr-defined]
+            self._ensure_once()
         except DBAPIError:
             pass
 

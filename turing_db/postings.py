@@ -174,7 +174,3 @@ def load_demo(engine: Engine, count: int = DEFAULT_COUNT, seed: int = 3001) -> I
         for number, posting in enumerate(generate_postings(count=count, seed=seed), start=1)
     )
     return insert_postings(engine, rows)
-
-
-def count_postings(engine: Engine) -> int:
-    return database.count_postings(engine)

@@ -272,12 +272,11 @@ class WaveBatchProcessor:
                         settle()
                         continue
                     state = database.worker_state(self.engine, run_id, worker)
-                    if state.worker_stopped or state.run_status != "running":
-                        log.warning("this worker was taken over: stopping" if state.worker_stopped
-                                    else "the run is no longer running: stopping",
-                                    run_id=run_id, worker=worker, run_status=state.run_status)  # fmt: skip
-                        return
-                    if state.waiting == 0 and state.claimed == 0:
+                    if state.next_step != "wait":
+                        if state.next_step != "done":
+                            log.warning(
+                                "worker stopping", reason=state.next_step, run_id=run_id, worker=worker
+                            )
                         return
                     self._stop.wait(IDLE_SLEEP_SECONDS)  # other workers hold the rest
                     continue

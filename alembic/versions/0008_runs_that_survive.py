@@ -90,7 +90,7 @@ def upgrade() -> None:
     install(
         connection,
         "0775_function_worker_state.sql",
-        "2fd00f24b427803213a3d045478c6a5b9c0814b61714839030377a335ded9d6c",
+        "56e76ac1f0b481630e2b6acd86736698cb3698f9802272b5ba9f9d8626d7a8a0",
     )
     install(
         connection,

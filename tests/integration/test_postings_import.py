@@ -7,7 +7,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from turing_db.postings import ImportRejected, count_postings, import_file, load_demo
+from turing_db.database import count_postings
+from turing_db.postings import ImportRejected, import_file, load_demo
 
 
 def write_jsonl(path: Path, records: list[object]) -> Path:
