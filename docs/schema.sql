@@ -420,7 +420,7 @@ FUNCTION posting_stage_expressions()
     RETURNS TABLE(missing_stage text, pending text)
     LANGUAGE sql STABLE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 7ee466ad6dbdac70d214508381704c97;
+    BODY md5 bd52c9c9a26868a269e08cd18bacaaa2;
 
 FUNCTION posting_stages()
     RETURNS TABLE(posting_id bigint, missing_stage text, enabled boolean, quarantined boolean, pending boolean)

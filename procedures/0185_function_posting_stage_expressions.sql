@@ -19,7 +19,8 @@ AS $function$
           FROM public.stages AS stage
     )
     SELECT missing.expression,
+           -- the limit as a literal: a function call would run once per posting (it cannot be inlined)
            format('(%s) IS NOT NULL AND posting.enabled AND posting.quarantined_at IS NULL '
-                  'AND posting.failed_runs < public.max_failed_runs()', missing.expression)
+                  'AND posting.failed_runs < %s', missing.expression, public.max_failed_runs())
       FROM missing;
 $function$;

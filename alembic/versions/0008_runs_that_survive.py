@@ -115,7 +115,7 @@ def upgrade() -> None:
     install(
         connection,
         "0185_function_posting_stage_expressions.sql",
-        "51c64329f5da5ced14f08b40eaedb3af275280ab1103f3d383302bd360488da6",
+        "77d737fd558b1376c8d94bdb34e5a00a18c1ac1b060278eb26122c4c5fea0b6c",
     )
     install(
         connection,
