@@ -81,3 +81,9 @@ def poison_pill(prompt: str, context: dict[str, Any]) -> str:
     if str(context["posting_id"]) == os.environ.get("TURING_TEST_POISON"):
         os.kill(os.getpid(), 9)
     return logged_echo(prompt, context)
+
+
+def nap(prompt: str, context: dict[str, Any]) -> str:
+    """10 ms per call: a chunk of many takes long enough to be interrupted."""
+    time.sleep(0.01)
+    return prompt

@@ -68,7 +68,7 @@ def test_a_failing_callback_starts_no_further_task() -> None:
 
     sample_actors.IN_FLIGHT.update(now=0, most=0)
     calls: list[int] = []
-    actor = build_actor(ActorSpec("a", "python", {"callable": "sample_actors:echo"}, 5))
+    actor = build_actor(ActorSpec("a", "python", {"callable": "sample_actors:nap"}, 5))  # 1000 x 10 ms
 
     def tick() -> None:
         calls.append(1)
