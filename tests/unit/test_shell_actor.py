@@ -82,22 +82,21 @@ def worker_commands(tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
 
 
 @pytest.mark.slow
-def test_kill_9_of_the_worker_kills_its_command(
+def test_kill_9_of_the_worker_kills_its_command_and_the_commands_children(
     tmp_path: Path, worker_commands: list[subprocess.Popen[bytes]]
 ) -> None:
-    """PR_SET_PDEATHSIG: the direct command dies with the worker, although a thread forked it.
-
-    (Its own children would survive a kill -9: see the module docstring of turing_db.actors.shell.)
-    """
-    pid_file = tmp_path / "command.pid"
-    worker = start_worker(tmp_path, ["sh", "-c", f"echo $$ > {pid_file}; exec sleep 60"], "thread.join()")
+    """The reaper kills the whole group once the worker is gone, although a thread forked the command
+    (the parent-death signal alone would reach the command, not its background child)."""
+    pid_file, child_file = tmp_path / "command.pid", tmp_path / "child.pid"
+    command = ["sh", "-c", f"sleep 60 & echo $! > {child_file}; echo $$ > {pid_file}; wait"]
+    worker = start_worker(tmp_path, command, "thread.join()")
     worker_commands.append(worker)
-    [command] = read_pids(pid_file)
+    pids = read_pids(pid_file, child_file)
     time.sleep(0.1)
-    assert not is_gone(command) and worker.poll() is None
+    assert not any(is_gone(pid) for pid in pids) and worker.poll() is None
     os.kill(worker.pid, signal.SIGKILL)
     worker.wait()
-    assert wait_gone(command) == [], "the command outlived its kill -9'd worker"
+    assert wait_gone(*pids) == [], "the command or its child outlived its kill -9'd worker"
 
 
 @pytest.mark.slow

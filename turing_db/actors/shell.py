@@ -2,20 +2,23 @@
 
 Nothing it starts outlives its worker. The command leads its own process group, and the group is
 killed on timeout and by `kill_all_running()` (the runner calls it, through
-`actors.registry.abandon_all()`, when it abandons its tasks; `atexit` calls it at interpreter exit); on Linux the command also gets a parent-death
-signal (`PR_SET_PDEATHSIG`, SIGKILL), so a worker killed with `kill -9` takes the command with it. A
-group is tracked until its command ends: a background process left behind then is not killed.
+`actors.registry.abandon_all()`, when it abandons its tasks; `atexit` calls it at interpreter exit). A
+worker killed with `kill -9` cannot kill anything, so two things outlive it for that moment:
+- the reaper (`turing_db.actors.reaper`), one process per worker started with the first command, is
+  told of each group as it starts and ends, and kills the groups still listed when the worker's end of
+  its pipe closes: the command's own children (`sh -c 'a | b'`) go too;
+- on Linux the command also gets a parent-death signal (`PR_SET_PDEATHSIG`, SIGKILL), which covers the
+  instant between its start and the reaper hearing of it.
+A group is tracked until its command ends: a background process left behind then is not killed.
 
 The parent-death signal fires when the *thread* that forked the child ends, not the process. That is
 safe here without a long-lived forking thread: `execute()` never returns while its command runs (it
 waits for it, or kills the group and waits), so the forking thread outlives its child, and an
-abandoned execution keeps its thread. The signal reaches the direct child only: after a `kill -9` of
-the worker, the command's own children (`sh -c 'a | b'`) are orphaned in the now leaderless group and
-keep running until they end or someone kills the group; nothing in a dead worker can do that. The
-signal is armed in a `preexec_fn` (Python has no safer hook for it; it costs a plain fork instead of
-vfork). `preexec_fn` is "not safe with threads" because the child may need a lock that another thread
-held at fork time; this one touches none: it calls `prctl()` through a function pointer resolved at
-import and `getppid()`, no import, no logging, no I/O. A set-user-ID command loses the signal.
+abandoned execution keeps its thread. The signal is armed in a `preexec_fn` (Python has no safer hook
+for it; it costs a plain fork instead of vfork). `preexec_fn` is "not safe with threads" because the
+child may need a lock that another thread held at fork time; this one touches none: it calls
+`prctl()` through a function pointer resolved at import and `getppid()`, no import, no logging, no
+I/O. A set-user-ID command loses the signal.
 
 The command sees a minimal environment: the variables of `BASE_ENVIRONMENT` that are set, the names
 listed in `config.env` (passed through from the worker when set), and `TURING_POSTING_ID`. A secret
@@ -38,6 +41,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from turing_db.actors import reaper
 from turing_db.actors.base import (
     ERROR,
     TIMEOUT,
@@ -151,6 +155,7 @@ def spawn(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     )
     with _lock:
         _running[process.pid] = process
+        _tell_reaper(f"+{process.pid}")
         missed = _kills != kills_before
     if missed:  # kill_all_running() ran while it was being started
         _killpg(process.pid)
@@ -177,7 +182,39 @@ def kill_group(process: subprocess.Popen[bytes]) -> None:
 
 def _forget(process: subprocess.Popen[bytes]) -> None:
     with _lock:
-        _running.pop(process.pid, None)
+        if _running.pop(process.pid, None) is not None:
+            _tell_reaper(f"-{process.pid}")
+
+
+_reaper: subprocess.Popen[bytes] | None = None
+
+
+def _tell_reaper(line: str) -> None:
+    """Tell the reaper (started at first use) that a group started (+pgid) or ended (-pgid); under `_lock`.
+
+    A reaper that cannot be started or has died is started again at the next line; meanwhile the
+    parent-death signal is the only guard, so the command itself still runs.
+    """
+    global _reaper
+    if _reaper is None or _reaper.poll() is not None:
+        try:
+            _reaper = subprocess.Popen(
+                [sys.executable, "-I", reaper.__file__],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,  # a terminal's signals to the worker's group miss it
+            )
+        except OSError:
+            _reaper = None
+            return
+        line = "".join(f"+{pid}\n" for pid in _running) + line  # a new reaper learns every live group
+    assert _reaper.stdin is not None
+    try:
+        _reaper.stdin.write(f"{line}\n".encode())
+        _reaper.stdin.flush()
+    except OSError:  # it died: the next line starts another
+        _reaper = None
 
 
 def _killpg(pgid: int) -> bool:
