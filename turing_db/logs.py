@@ -1,7 +1,9 @@
 """Structured logging: readable lines on a terminal, one JSON object per line otherwise.
 
 Every module logs through `get_logger(__name__)`; values are passed as key/value pairs, never
-formatted into the message, and the database URL is always logged in its masked form.
+formatted into the message, and the database URL is always logged in its masked form. As a last
+guard, every rendered line is redacted of the secrets known when logging was configured
+(`turing_db.redaction`), exception tracebacks included.
 """
 
 from __future__ import annotations
@@ -12,17 +14,25 @@ from typing import Any
 
 import structlog
 
+from turing_db.redaction import MASK, known_secrets, secrets_pattern
+
 
 def configure_logging(level: str = "INFO", json_lines: bool | None = None) -> None:
     json_lines = not sys.stderr.isatty() if json_lines is None else json_lines
     renderer: Any = structlog.processors.JSONRenderer() if json_lines else structlog.dev.ConsoleRenderer()
+    pattern = secrets_pattern(known_secrets())
+
+    def render_redacted(logger: Any, method: str, event: Any) -> str:
+        line: str = renderer(logger, method, event)
+        return pattern.sub(MASK, line) if pattern is not None else line
+
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
-            renderer,
+            render_redacted,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),

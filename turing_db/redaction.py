@@ -27,7 +27,7 @@ _RAW_URL_PASSWORD = re.compile(r"^[^:/?#]+://[^:@/?#]*:([^@/?#]*)@")
 
 def redact(text: str) -> str:
     """`text` with every known secret value replaced by `***`."""
-    pattern = _pattern(known_secrets())
+    pattern = secrets_pattern(known_secrets())
     return pattern.sub(MASK, text) if pattern is not None else text
 
 
@@ -76,7 +76,7 @@ def _forms(password: str) -> set[str]:
 
 
 @functools.lru_cache(maxsize=8)
-def _pattern(secrets: frozenset[str]) -> re.Pattern[str] | None:
+def secrets_pattern(secrets: frozenset[str]) -> re.Pattern[str] | None:
     if not secrets:
         return None
     longest_first = sorted(secrets, key=lambda s: (-len(s), s))  # a secret inside another goes whole

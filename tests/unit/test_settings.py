@@ -99,3 +99,19 @@ def test_logged_settings_do_not_contain_the_password(capsys: pytest.CaptureFixtu
     captured = capsys.readouterr()
     assert "connecting" in captured.err
     assert PASSWORD not in captured.err + captured.out
+
+
+def test_a_secret_logged_by_mistake_is_masked_in_the_line_and_the_traceback(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    canary = "canary-log-key-91c2"
+    monkeypatch.setenv("TURING_TEST_API_KEY", canary)
+    for json_lines in (True, False):
+        configure_logging("DEBUG", json_lines=json_lines)
+        try:
+            raise RuntimeError(f"upstream said: bad key {canary}")
+        except RuntimeError:
+            get_logger("test").exception("call failed", header=f"Bearer {canary}")
+    err = capsys.readouterr().err
+    assert err.count("call failed") == 2 and "Bearer ***" in err and "bad key ***" in err
+    assert canary not in err
