@@ -1,6 +1,7 @@
 -- complete_chunk(run_id, worker, results): hand a chunk's results back, in one transaction.
 -- results is a JSON array of {posting_id, claim_token, output, sentinel, latency_ms, prompt_tokens,
--- completion_tokens, error_kind, error_message}; sentinel is NULL for a success or one of the
+-- completion_tokens, error_kind, error_message, attempt, http_status, load_ms} (the last three describe
+-- the call, for HTTP actors: which attempt it was, its HTTP status, the model's load time); sentinel is NULL for a success or one of the
 -- engine's outcomes that engine_sentinels() lists. For each result whose claim is still live:
 --   1. a conversation that saves a stage writes its output to the posting's column (an output the
 --      column refuses turns into '[FAILED]');
@@ -11,7 +12,7 @@
 --      branches have 25) turns the outcome into '[LOOP_LIMIT]', matched again; an outcome no branch
 --      matches goes to the global error handler (a missing branch, noted in the checkpoint), and a
 --      posting the error handler ends is 'failed';
---   3. the output, the actor call and a checkpoint are stored and the posting moves on; its reclaim
+--   3. the output, the actor call (none for '[CIRCUIT_OPEN]': the actor was not called) and a checkpoint are stored and the posting moves on; its reclaim
 --      count starts again at 0 (a posting that makes progress is no poison pill); a posting that
 --      failed counts a failed run (postings.failed_runs, failure_reason, failed_conversation).
 -- A result whose claim token is stale (the lease expired and the posting was reclaimed, or it was
@@ -184,11 +185,20 @@ BEGIN
           FROM routed
     ), calls AS (
         INSERT INTO public.actor_calls (workflow_run_id, posting_id, conversation_id, actor_id, status,
-                                        error_kind, latency_ms, prompt_tokens, completion_tokens)
+                                        error_kind, latency_ms, prompt_tokens, completion_tokens, attempt,
+                                        http_status, load_ms)
         SELECT p_run_id, routed.posting_id, routed.conversation_id, routed.actor_id,
                CASE WHEN routed.sentinel IS NULL THEN 'success' ELSE 'error' END, routed.error_kind,
-               routed.latency_ms, routed.prompt_tokens, routed.completion_tokens
+               routed.latency_ms, routed.prompt_tokens, routed.completion_tokens,
+               coalesce(call.attempt, 1), call.http_status, call.load_ms
           FROM routed
+          LEFT JOIN (SELECT DISTINCT ON (given.posting_id) given.*
+                       FROM jsonb_to_recordset(p_results) AS given (posting_id bigint, attempt integer,
+                                                                     http_status integer, load_ms numeric)
+                      WHERE given.attempt IS NOT NULL OR given.http_status IS NOT NULL OR given.load_ms IS NOT NULL
+                      ORDER BY given.posting_id) AS call
+            ON call.posting_id = routed.posting_id
+         WHERE routed.sentinel IS DISTINCT FROM '[CIRCUIT_OPEN]'  -- the breaker refused it: no call was made
     ), failures AS (
         -- a failed posting counts one more failed run (later runs leave it out at max_failed_runs()),
         -- with the conversation it failed from: the step that sent it to the error handler

@@ -118,6 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
     command("status", cmd_status, "postings by stage, and the latest runs")
     command("health", cmd_health, "check the database, pg_cron, migrations and the refresh job")
 
+    actors = command("actors", cmd_actors, "every actor: model, breaker, calls, tokens, rate limits "
+                     "(reset-breaker NAME closes a breaker by hand)")  # fmt: skip
+    actors.add_argument("action", nargs="?", choices=["list", "reset-breaker"], default="list")
+    actors.add_argument("name", nargs="?", help="reset-breaker: the actor's name")
+    actors.add_argument("--json", action="store_true", help="list: print JSON")
+
     proc = command("procedures", cmd_procedures, "SQL objects of procedures/: digests for pins, freeze")
     proc.add_argument("action", choices=["digests", "freeze"])
     return parser
@@ -308,6 +314,52 @@ def cmd_health(args: argparse.Namespace) -> int:
         table.add_row(check.name, "[green]yes[/]" if check.ok else "[red]no[/]", check.detail)
     console.print(table)
     return 0 if all(check.ok for check in checks) else 1
+
+
+def cmd_actors(args: argparse.Namespace) -> int:
+    _, engine = _connect()
+    if args.action == "reset-breaker":
+        if not args.name:
+            raise ValueError("actors reset-breaker needs the actor's NAME")
+        left = database.reset_circuit_breaker(engine, args.name)
+        console.print(f"breaker of {args.name}: " + (f"{left} → closed" if left else "closed already"))
+        return 0
+    actors = database.actor_overview(engine)
+    if args.json:
+        print(json.dumps(actors, indent=2, default=str))
+        return 0
+    table = Table(title="actors (calls and tokens as of the last refresh of actor_performance_summary)")
+    for column in ("actor", "type", "model", "breaker", "failures", "in flight", "calls", "ok %", "tokens in",
+                   "tokens out", "rate limit (left now)"):  # fmt: skip
+        table.add_column(column, justify="right" if column in ("failures", "in flight", "calls", "ok %",
+                                                               "tokens in", "tokens out") else "left")  # fmt: skip
+    colours = {"closed": "green", "half_open": "yellow", "open": "red"}
+    for actor in actors:
+        state = actor["state"]
+        cap = f"/{actor['max_concurrency']}" if actor["max_concurrency"] else ""
+        table.add_row(
+            actor["actor_name"], actor["actor_type"], actor["model"] or "",
+            f"[{colours.get(state, 'white')}]{state}[/]" + (f" until {actor['retry_at']:%H:%M:%S}" if state == "open" else ""),
+            f"{actor['failures_in_window']}/{actor['failure_threshold']}", f"{actor['calls_in_flight']}{cap}",
+            str(actor["calls"]), "" if actor["success_rate_pct"] is None else f"{actor['success_rate_pct']:.1f}",
+            str(actor["prompt_tokens"]), str(actor["completion_tokens"]), _headroom(actor),
+        )  # fmt: skip
+    console.print(table)
+    return 0
+
+
+def _headroom(actor: dict[str, Any]) -> str:
+    """The actor's rate limits and what their buckets held when last touched."""
+    limit = actor["rate_limit"] or {}
+    parts = []
+    for key, bucket, unit in (
+        ("requests_per_minute", "requests_left", "req"),
+        ("tokens_per_minute", "tokens_left", "tok"),
+    ):
+        if limit.get(key):
+            left = actor[bucket]
+            parts.append(f"{limit[key]} {unit}/min" + ("" if left is None else f" ({max(left, 0):.0f})"))
+    return ", ".join(parts) or "unlimited"
 
 
 def cmd_procedures(args: argparse.Namespace) -> int:

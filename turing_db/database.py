@@ -162,6 +162,7 @@ class Chunk:
                 config=actor["config"] or {},
                 timeout_seconds=float(actor["timeout_seconds"]),
                 max_concurrency=actor["max_concurrency"],
+                policy=actor.get("policy") or {},
             ),
             claims=[
                 Claim(posting["posting_id"], posting["prompt"], posting["attempt"], posting["context"])
@@ -353,6 +354,9 @@ def _result(token: str, claim: Claim, outcome: Outcome) -> dict[str, Any]:
         "completion_tokens": outcome.completion_tokens,
         "error_kind": outcome.error_kind,
         "error_message": outcome.error_message,
+        "attempt": outcome.attempt if outcome.attempt != 1 else None,
+        "http_status": outcome.http_status,
+        "load_ms": None if outcome.load_ms is None else round(outcome.load_ms, 3),
     }
 
 
@@ -386,6 +390,86 @@ def _call(engine: Engine, statement: str, run_id: int, worker: str, tokens: Sequ
     with engine.begin() as conn:
         params = {"run": run_id, "worker": worker, "tokens": [str(token) for token in tokens]}
         return conn.execute(text(statement), params).scalar_one()
+
+
+# -- actor gates: the circuit breaker, concurrency cap and rate limits every worker shares ------------
+
+
+@dataclass(frozen=True)
+class Admission:
+    """actor_admit()'s answer: `decision` is 'go' (with a permit), 'wait' (ask again after
+    `wait_seconds`) or 'open' (the breaker refuses the call; `on_open` says what to do)."""
+
+    decision: str
+    permit_id: uuid.UUID | None = None
+    probe: bool = False
+    state: str | None = None
+    reason: str | None = None
+    wait_seconds: float = 0.0
+    on_open: str | None = None
+
+
+@retry_while_unreachable
+def actor_admit(engine: Engine, actor_id: int, worker: str, estimated_tokens: int) -> Admission:
+    """May this worker call the actor now? One decision for all workers (actor_admit() in SQL)."""
+    with engine.begin() as conn:
+        answer = conn.execute(
+            text("SELECT actor_admit(:actor, :worker, :tokens)"),
+            {"actor": actor_id, "worker": worker, "tokens": estimated_tokens},
+        ).scalar_one()
+    permit = answer.get("permit_id")
+    return Admission(
+        decision=answer["decision"],
+        permit_id=uuid.UUID(permit) if permit else None,
+        probe=bool(answer.get("probe")),
+        state=answer.get("state"),
+        reason=answer.get("reason"),
+        wait_seconds=float(answer.get("wait_seconds") or 0),
+        on_open=answer.get("on_open"),
+    )
+
+
+@retry_while_unreachable
+def actor_settle(
+    engine: Engine,
+    permit_id: uuid.UUID,
+    actor_id: int,
+    outcome_class: str,
+    tokens: int | None,
+    retried_call: dict[str, Any] | None = None,
+) -> tuple[str, str | None]:
+    """A call admitted by actor_admit() ended as `outcome_class` ('ok', 'retryable', 'rate_limited',
+    'fatal'); `retried_call` logs an attempt that will be retried. The breaker's state afterwards, and
+    the state it left if it changed."""
+    with engine.begin() as conn:
+        row = conn.execute(
+            text("SELECT * FROM actor_settle(:permit, :actor, :outcome, :tokens, CAST(:call AS jsonb))"),
+            {"permit": str(permit_id), "actor": actor_id, "outcome": outcome_class, "tokens": tokens,
+             "call": None if retried_call is None else json.dumps(retried_call)},
+        ).one()  # fmt: skip
+    return row.breaker_state, row.changed_from
+
+
+def reset_circuit_breaker(engine: Engine, actor_name: str) -> str | None:
+    """Close an actor's breaker by hand; the state it left (None: it was closed)."""
+    with engine.begin() as conn:
+        return conn.execute(text("SELECT reset_circuit_breaker(:name)"), {"name": actor_name}).scalar_one()  # type: ignore[no-any-return]
+
+
+def actor_overview(engine: Engine) -> list[dict[str, Any]]:
+    """Every actor with its breaker (the view circuit_breakers) and its calls and tokens
+    (actor_performance_summary, as last refreshed)."""
+    with engine.connect() as conn:
+        rows = conn.execute(text(
+            "SELECT breaker.*, actor.config ->> 'model' AS model, coalesce(summary.total_calls, 0) AS calls, "
+            "summary.success_rate_pct, coalesce(summary.failed_calls, 0) AS failed_calls, "
+            "coalesce(summary.total_prompt_tokens, 0) AS prompt_tokens, "
+            "coalesce(summary.total_completion_tokens, 0) AS completion_tokens, "
+            "actor_policy(actor.config) -> 'rate_limit' AS rate_limit "
+            "FROM circuit_breakers AS breaker JOIN actors AS actor USING (actor_id) "
+            "LEFT JOIN actor_performance_summary AS summary USING (actor_id) ORDER BY breaker.actor_name"
+        )).mappings().all()  # fmt: skip
+    return [dict(row) for row in rows]
 
 
 @dataclass(frozen=True)

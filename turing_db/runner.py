@@ -22,13 +22,14 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from turing_db import database
-from turing_db.actors import Actor, Outcome, build_actor
+from turing_db.actors import Actor, Outcome, UnavailableActor, build_actor
 from turing_db.actors.registry import abandon_all
 from turing_db.database import Chunk, Claim, Progress
 from turing_db.execution import execute_chunk
 from turing_db.liveness import Liveness
 from turing_db.logs import get_logger
 from turing_db.pool import get_engine
+from turing_db.resilience import GuardedActor, is_guarded
 from turing_db.settings import load_run_limits
 
 log = get_logger(__name__)
@@ -359,6 +360,15 @@ class WaveBatchProcessor:
                 fenced.set()
 
         actor, key = self._actor(chunk)
+        timeout = chunk.actor.timeout_seconds
+
+        def stopping() -> bool:
+            return self._abandon.is_set() or fenced.is_set()
+
+        if is_guarded(chunk.actor) and not isinstance(actor, UnavailableActor):
+            actor = GuardedActor(actor, chunk.actor, self.engine, worker, chunk.workflow_run_id,
+                                 chunk.conversation_id, stopping)  # fmt: skip
+            timeout = actor.deadline_seconds
         concurrency = chunk.actor.max_concurrency or DEFAULT_ACTOR_CONCURRENCY
         with self._actors_lock:  # one cap per worker and actor: a call that overran in the last chunk counts
             slots = self._slots.setdefault((worker, key), threading.Semaphore(concurrency))
@@ -367,10 +377,10 @@ class WaveBatchProcessor:
             [claim.task() for claim in chunk.claims],
             concurrency=concurrency,
             slots=slots,
-            timeout=chunk.actor.timeout_seconds,
+            timeout=timeout,
             wait_interval=min(self.heartbeat_seconds, chunk.lease_seconds / 3),  # a lease outlives two misses
             while_waiting=keep_leases,
-            stop_now=lambda: self._abandon.is_set() or fenced.is_set(),
+            stop_now=stopping,
             on_outcome=on_outcome,
             tick=store_some,
         )

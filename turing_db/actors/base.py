@@ -18,6 +18,11 @@ CIRCUIT_OPEN = "[CIRCUIT_OPEN]"  # the actor's circuit breaker is open: it was n
 LOOP_LIMIT = "[LOOP_LIMIT]"  # set by complete_chunk(): the chosen branch leads into a spent loop
 SENTINELS = (ERROR, TIMEOUT, FAILED, CIRCUIT_OPEN, LOOP_LIMIT)
 
+# What a failed call means for the next one (turing_db.resilience acts on it; see Outcome.failure_class)
+RETRYABLE = "retryable"  # try again after a backoff; counts against the circuit breaker
+RATE_LIMITED = "rate_limited"  # HTTP 429: back off (Retry-After); not a breaker failure by default
+FATAL = "fatal"  # a retry would fail the same way (4xx, invalid output): not retried, ignored by the breaker
+
 
 @dataclass(frozen=True)
 class ActorSpec:
@@ -29,6 +34,7 @@ class ActorSpec:
     timeout_seconds: float = 30.0
     max_concurrency: int | None = None
     actor_id: int | None = None
+    policy: dict[str, Any] = field(default_factory=dict)  # actor_policy(config): retry, breaker, rate_limit
 
 
 @dataclass(frozen=True)
@@ -51,10 +57,25 @@ class Outcome:
     completion_tokens: int | None = None
     error_kind: str | None = None
     error_message: str | None = None
+    http_status: int | None = None  # the HTTP status of the call, for HTTP actors
+    retry_after: float | None = None  # seconds the server asked to wait (Retry-After), if it did
+    load_ms: float | None = None  # the server's model load time (Ollama's load_duration)
+    failed_as: str | None = None  # RETRYABLE, RATE_LIMITED or FATAL; None: derived from the sentinel
+    attempt: int = 1  # which attempt this was (turing_db.resilience retries)
 
     @property
     def ok(self) -> bool:
         return self.sentinel is None
+
+    @property
+    def failure_class(self) -> str | None:
+        """None for a success; else RETRYABLE, RATE_LIMITED or FATAL. Unless the actor said, a timeout
+        or an error is retryable and an unusable output ([FAILED]) or an open breaker is fatal."""
+        if self.ok:
+            return None
+        if self.failed_as is not None:
+            return self.failed_as
+        return RETRYABLE if self.sentinel in (ERROR, TIMEOUT) else FATAL
 
 
 class Actor(Protocol):

@@ -1,0 +1,151 @@
+"""LLM actors' gates, shared by every worker: a circuit breaker, a concurrency cap and rate-limit buckets
+per actor in the database (actor_gates, leased actor_permits, circuit_breaker_events as history);
+actor_admit() before every call, actor_settle() after it; actor_policy() fills in the retry, breaker
+and rate-limit defaults and claim_chunk_v2() hands it to workers; the view circuit_breakers and
+reset_circuit_breaker(); actor_calls records the attempt, the HTTP status and the model's load time
+
+Revision ID: 0009
+Revises: 0008
+Create Date: 2026-12-01
+"""
+
+from alembic import op
+
+from turing_db.provisioning.procedures import execute_script, install
+
+revision = "0009"
+down_revision = "0008"
+branch_labels = None
+depends_on = None
+
+UPGRADE = """
+CREATE TABLE actor_gates (
+    actor_id        integer PRIMARY KEY REFERENCES actors (actor_id) ON DELETE CASCADE,
+    state           text NOT NULL DEFAULT 'closed' CHECK (state IN ('closed', 'open', 'half_open')),
+    failures        timestamptz[] NOT NULL DEFAULT '{}',  -- retryable failures in the window, oldest first
+    opened_at       timestamptz,
+    retry_at        timestamptz,  -- an open breaker half-opens then
+    probe_successes integer NOT NULL DEFAULT 0 CHECK (probe_successes >= 0),
+    requests_left   double precision,  -- the request bucket (NULL: no requests_per_minute)
+    tokens_left     double precision,  -- the token bucket (NULL: no tokens_per_minute); may be negative
+    refilled_at     timestamptz NOT NULL DEFAULT now(),
+    updated_at      timestamptz NOT NULL DEFAULT now(),
+    CHECK ((state = 'open') = (retry_at IS NOT NULL))
+);
+COMMENT ON TABLE actor_gates IS 'one row per actor: its circuit breaker and rate-limit buckets, shared by all workers (actor_admit, actor_settle)';
+
+CREATE TABLE actor_permits (
+    permit_id        uuid PRIMARY KEY,
+    actor_id         integer NOT NULL REFERENCES actors (actor_id) ON DELETE CASCADE,
+    worker_id        text NOT NULL,
+    probe            boolean NOT NULL,
+    estimated_tokens integer NOT NULL CHECK (estimated_tokens >= 0),
+    granted_at       timestamptz NOT NULL DEFAULT now(),
+    expires_at       timestamptz NOT NULL
+);
+CREATE INDEX actor_permits_actor_idx ON actor_permits (actor_id, expires_at);
+COMMENT ON TABLE actor_permits IS 'calls in flight, leased: a permit whose worker died frees its slot when its lease ends';
+
+CREATE TABLE circuit_breaker_events (
+    event_id   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    actor_id   integer NOT NULL REFERENCES actors (actor_id) ON DELETE CASCADE,
+    from_state text NOT NULL,
+    to_state   text NOT NULL,
+    reason     text NOT NULL,
+    changed_at timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE INDEX circuit_breaker_events_actor_idx ON circuit_breaker_events (actor_id, changed_at);
+
+ALTER TABLE actor_calls
+    ADD COLUMN attempt integer NOT NULL DEFAULT 1 CHECK (attempt >= 1),
+    ADD COLUMN http_status integer,
+    ADD COLUMN load_ms numeric CHECK (load_ms >= 0);
+"""
+
+DOWNGRADE = """
+DROP VIEW public.circuit_breakers;
+DROP FUNCTION public.reset_circuit_breaker(text);
+DROP FUNCTION public.actor_settle(uuid, integer, text, integer, jsonb);
+DROP FUNCTION public.actor_admit(integer, text, integer);
+DROP FUNCTION public.actor_gate_change(integer, text, text);
+"""
+
+DOWNGRADE_AFTER = """
+DROP FUNCTION public.actor_policy(jsonb);
+DROP TABLE circuit_breaker_events, actor_permits, actor_gates;
+ALTER TABLE actor_calls DROP COLUMN attempt, DROP COLUMN http_status, DROP COLUMN load_ms;
+"""
+
+
+def upgrade() -> None:
+    connection = op.get_bind()
+    execute_script(connection, UPGRADE)
+    # INSTALL-BEGIN
+    install(
+        connection,
+        "0050_function_actor_policy.sql",
+        "5295756842c6c6e1e1d656788121f40858777458df0270bbfe836b92254eda28",
+    )
+    install(
+        connection,
+        "0800_function_actor_gate_change.sql",
+        "19f852d40dd87784cbd043f7bce57adfc9d582e648aca588591e36513a228eb0",
+    )
+    install(
+        connection,
+        "0805_function_actor_admit.sql",
+        "a99612a8f8a10f5ac1238cb2f62dd1aa6adc6f09fbf28105f8d2182f63b12e6b",
+    )
+    install(
+        connection,
+        "0810_function_actor_settle.sql",
+        "a1aa3ee4229b46d1991130fd4b644c0595c3125f64b9b5fe3c4fd4970fccd3ec",
+    )
+    install(
+        connection,
+        "0815_function_reset_circuit_breaker.sql",
+        "f094d50b81389a66e0ac858a50642306005855f82a0e4b3c1da15de89ebc64bd",
+    )
+    install(
+        connection,
+        "0820_view_circuit_breakers.sql",
+        "541aedf2a958c05b02bb12928ebc963ef104b6ab6e120fcadfab3e382d64a410",
+    )
+    install(
+        connection,
+        "0720_function_claim_chunk_v2.sql",
+        "1675fdb4e407774768d0df68c90b78b2e72f51b4c243bd02b3a9df701ffe8bf6",
+    )
+    install(
+        connection,
+        "0730_function_complete_chunk.sql",
+        "b4430a648e3df5490db61ecb1a4311dccaf1afd0750c8339b3f4c9b5da0da6a8",
+    )
+    install(
+        connection,
+        "0340_function_workflow_check_actors.sql",
+        "0e8fca6c89d5659bdfe823f11c0e2def52d473b6419723a57470d7b198832ec7",
+    )
+    # INSTALL-END
+
+
+def downgrade() -> None:
+    connection = op.get_bind()
+    execute_script(connection, DOWNGRADE)
+    # the versions migration 0008 installed
+    install(
+        connection,
+        "0720_function_claim_chunk_v2.sql",
+        "55e7aaaec6ccc6e1be2e7535f75fce02989c6f283c3dad7237060724eae9de1c",
+    )
+    install(
+        connection,
+        "0730_function_complete_chunk.sql",
+        "60565bc577991861a2c075272f3f2430802a038fe6a2ff55212435c3f2454b00",
+    )
+    install(
+        connection,
+        "0340_function_workflow_check_actors.sql",
+        "0e8fca6c89d5659bdfe823f11c0e2def52d473b6419723a57470d7b198832ec7",
+    )
+    execute_script(connection, DOWNGRADE_AFTER)

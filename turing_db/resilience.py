@@ -1,0 +1,189 @@
+"""Resilience shared by every worker: retries with backoff, and every call admitted by the database.
+
+A guarded actor's every attempt asks `actor_admit()` first, so one circuit breaker, one concurrency
+cap and one set of rate-limit buckets per actor hold across all workers and machines (per-process
+libraries would give N workers N times the threshold and the budget), and tells `actor_settle()`
+how it ended as soon as it does, so a breaker opens after `failure_threshold` failures across the
+fleet, not after a chunk's worth per worker. The decisions are SQL's; this module only waits and
+retries as they say:
+- `go`: call (one attempt of the actor), then settle with the outcome's class;
+- `wait` (concurrency or a rate limit): sleep the time the database gave, then ask again;
+- `open`: with `on_open: "fail"` the posting gets [CIRCUIT_OPEN] without a call, and its branches
+  route it; with `"wait"` the call waits (its claim held, its lease kept) until the breaker
+  half-opens and lets it through.
+A retryable outcome (a timeout, a refused connection, a 5xx) or a 429 is retried up to
+`retry.max_attempts`, after a full-jitter exponential backoff (`base_seconds` doubled per attempt, at
+most `cap_seconds`) or the server's Retry-After when it gave one (at most `cap_seconds`: a longer one
+ends the attempts). Fatal outcomes (4xx, invalid output) are not retried. Every attempt but the last
+is logged in actor_calls when it is settled; the last is logged with the posting's result.
+
+Guarded are the actors that call a server (`ollama`, `openai`), and any actor whose config sets
+`retry`, `breaker` or `rate_limit`, or whose row sets `max_concurrency`: a plain python or shell actor
+costs no database round trip per call.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from turing_db import database
+from turing_db.actors import CIRCUIT_OPEN, Actor, ActorSpec, Outcome, Task
+from turing_db.actors.base import FATAL, RATE_LIMITED, RETRYABLE
+from turing_db.logs import get_logger
+
+log = get_logger(__name__)
+
+SERVER_TYPES = ("ollama", "openai")
+POLICY_KEYS = ("retry", "breaker", "rate_limit")
+SLEEP_STEP_SECONDS = 0.2  # how soon a stopping worker's waits notice it
+
+
+def is_guarded(spec: ActorSpec) -> bool:
+    return (
+        spec.actor_type in SERVER_TYPES
+        or any(key in spec.config for key in POLICY_KEYS)
+        or spec.max_concurrency is not None
+    )
+
+
+def backoff_seconds(attempt: int, base: float, cap: float, rng: random.Random) -> float:
+    """Full jitter: uniform between 0 and min(cap, base × 2^(attempt − 1))."""
+    return rng.uniform(0, min(cap, base * 2 ** (attempt - 1)))
+
+
+class GuardedActor:
+    """One chunk's view of an actor: its calls go through the database's gate, retried as configured."""
+
+    def __init__(
+        self,
+        actor: Actor,
+        spec: ActorSpec,
+        engine: Engine,
+        worker: str,
+        run_id: int,
+        conversation_id: int,
+        stopping: Callable[[], bool] = lambda: False,
+        rng: random.Random | None = None,
+    ):
+        if spec.actor_id is None:
+            raise ValueError(f"actor {spec.actor_name} has no actor_id: it cannot be guarded")
+        self.name = actor.name
+        self.actor = actor
+        self.spec = spec
+        self.engine = engine
+        self.worker = worker
+        self.run_id = run_id
+        self.conversation_id = conversation_id
+        self.stopping = stopping
+        self.rng = rng or random.Random()
+        retry = spec.policy.get("retry") or {}
+        self.max_attempts = max(1, int(retry.get("max_attempts", 3)))
+        self.base_seconds = float(retry.get("base_seconds", 1))
+        self.cap_seconds = float(retry.get("cap_seconds", 30))
+        self.on_open = (spec.policy.get("breaker") or {}).get("on_open", "fail")
+        # what the executor allows one posting, all attempts and backoffs included
+        self.deadline_seconds = (
+            float("inf")
+            if self.on_open == "wait"
+            else self.max_attempts * (spec.timeout_seconds + 1) + (self.max_attempts - 1) * self.cap_seconds
+        )
+
+    def execute(self, task: Task) -> Outcome:
+        for attempt in range(1, self.max_attempts + 1):
+            admission = self._admitted(task)
+            if admission.permit_id is None:
+                return self._not_called(admission)
+            try:
+                outcome = replace(self.actor.execute(task), attempt=attempt)
+            except BaseException:  # actors do not raise; if one does, its permit goes back all the same
+                self._settle(admission, RETRYABLE, None, None)
+                raise
+            delay = self._retry_delay(outcome, attempt)
+            used = (outcome.prompt_tokens or 0) + (outcome.completion_tokens or 0)
+            logged = None if delay is None else self._call_row(task, outcome)
+            self._settle(admission, outcome.failure_class or "ok", used if used else None, logged)
+            if delay is None:
+                return outcome
+            if not self._sleep(delay):
+                return outcome  # the worker is stopping: this result is not stored anyway
+        raise AssertionError("unreachable: the last attempt returns")
+
+    # -- the gate --------------------------------------------------------------------------------------
+
+    def _admitted(self, task: Task) -> database.Admission:
+        """Ask until the database says go or open (waiting in between as it says); `open` with
+        on_open "wait" waits too."""
+        estimate = self._estimate(task)
+        while True:
+            admission = database.actor_admit(self.engine, self._actor_id, self.worker, estimate)
+            if admission.decision == "go":
+                return admission
+            if admission.decision == "open" and self.on_open != "wait":
+                return admission
+            if not self._sleep(max(admission.wait_seconds, 0.01)):
+                return admission
+
+    def _settle(self, admission: database.Admission, outcome_class: str, tokens: int | None,
+                logged: dict[str, Any] | None) -> None:  # fmt: skip
+        assert admission.permit_id is not None
+        state, changed_from = database.actor_settle(
+            self.engine, admission.permit_id, self._actor_id, outcome_class, tokens, logged
+        )
+        if changed_from is not None:
+            log.warning(f"circuit breaker {state}", actor=self.name, from_state=changed_from, state=state)
+
+    @property
+    def _actor_id(self) -> int:
+        assert self.spec.actor_id is not None
+        return self.spec.actor_id
+
+    def _estimate(self, task: Task) -> int:
+        estimate = getattr(self.actor, "estimate_tokens", None)
+        return int(estimate(task)) if callable(estimate) else -(-len(task.prompt) // 4)
+
+    def _not_called(self, admission: database.Admission) -> Outcome:
+        if admission.decision == "open":
+            message = (f"the circuit breaker of {self.name} is {admission.state}: not called "
+                       f"(it lets a probe through in {admission.wait_seconds:.0f} s)")  # fmt: skip
+            return Outcome(sentinel=CIRCUIT_OPEN, error_kind="circuit_open", error_message=message, failed_as=FATAL)
+        return Outcome(sentinel=CIRCUIT_OPEN, error_kind="stopped", failed_as=FATAL,
+                       error_message=f"{self.name}: the worker stopped while the call waited")  # fmt: skip
+
+    # -- retries ---------------------------------------------------------------------------------------
+
+    def _retry_delay(self, outcome: Outcome, attempt: int) -> float | None:
+        """How long to wait before the next attempt; None: this outcome is final."""
+        if outcome.failure_class not in (RETRYABLE, RATE_LIMITED) or attempt >= self.max_attempts:
+            return None
+        if outcome.retry_after is not None:
+            return outcome.retry_after if outcome.retry_after <= self.cap_seconds else None
+        return backoff_seconds(attempt, self.base_seconds, self.cap_seconds, self.rng)
+
+    def _call_row(self, task: Task, outcome: Outcome) -> dict[str, Any]:
+        """An attempt that will be retried, as actor_settle() logs it in actor_calls."""
+        return {
+            "workflow_run_id": self.run_id,
+            "posting_id": task.posting_id,
+            "conversation_id": self.conversation_id,
+            "error_kind": outcome.error_kind,
+            "latency_ms": round(outcome.latency_ms, 3),
+            "prompt_tokens": outcome.prompt_tokens,
+            "completion_tokens": outcome.completion_tokens,
+            "attempt": outcome.attempt,
+            "http_status": outcome.http_status,
+        }
+
+    def _sleep(self, seconds: float) -> bool:
+        """Sleep, waking early when the worker stops; whether it slept the whole time."""
+        until = time.monotonic() + seconds
+        while (left := until - time.monotonic()) > 0:
+            if self.stopping():
+                return False
+            time.sleep(min(left, SLEEP_STEP_SECONDS))
+        return not self.stopping()
