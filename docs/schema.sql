@@ -670,7 +670,7 @@ FUNCTION workflow_check_actors(integer)
     LANGUAGE sql STABLE PARALLEL UNSAFE
     SET jit=off
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 19f8cf7e6911f9abd22d2602737491ee;
+    BODY md5 e27eb00ccddf601dea3d262fef331fec;
 
 FUNCTION workflow_check_branch_conditions(integer)
     ARGUMENTS p_workflow_id integer

@@ -1,7 +1,8 @@
 -- Check: every step (and the global error handler) has an actor that exists, is enabled, and whose
--- config fits its type: ollama/openai name a model (and an http(s) url if any), python a
--- 'module:function' callable, shell a non-empty argv list of strings and, if any, an `env` list of
--- variable names that are not secrets.
+-- config fits its type: ollama/openai name a model and an http(s) URL (ollama's url is optional,
+-- openai's base_url is not) and give their optional keys the right types, with the messages of their
+-- builders (turing_db.actors.ollama/openai); python a 'module:function' callable; shell a non-empty
+-- argv list of strings and, if any, an `env` list of variable names that are not secrets.
 CREATE OR REPLACE FUNCTION public.workflow_check_actors(p_workflow_id integer)
 RETURNS TABLE (severity text, check_name text, conversation text, message text)
 LANGUAGE sql
@@ -14,18 +15,64 @@ AS $function$
     ), configured AS (
         SELECT executed.canonical_name, actor.*,
                CASE actor.actor_type
+                   -- ollama and openai: the rules of turing_db.actors.ollama/openai, in their order (the
+                   -- openai builder also needs config.api_key_env's variable set: the environment is not here)
                    WHEN 'ollama' THEN nullif(concat_ws('; ',
                         CASE WHEN jsonb_typeof(actor.config -> 'model') IS DISTINCT FROM 'string'
                                   OR btrim(actor.config ->> 'model') = ''
                              THEN 'config.model must name a model, e.g. {"model": "gemma3:4b"}' END,
-                        CASE WHEN actor.config ? 'url' AND coalesce(actor.config ->> 'url', '') !~ '^https?://[^\s]+$'
-                             THEN 'config.url must be an http(s) URL' END), '')
+                        CASE WHEN actor.config ? 'url'
+                                  AND (jsonb_typeof(actor.config -> 'url') <> 'string'
+                                       OR actor.config ->> 'url' !~ '^https?://[^\s]+$')
+                             THEN 'config.url must be an http(s) URL' END,
+                        CASE WHEN actor.config ? 'api'
+                                  AND (jsonb_typeof(actor.config -> 'api') <> 'string'
+                                       OR actor.config ->> 'api' NOT IN ('generate', 'chat'))
+                             THEN 'config.api must be "generate" or "chat"' END,
+                        CASE WHEN actor.config ? 'system' AND jsonb_typeof(actor.config -> 'system') <> 'string'
+                             THEN 'config.system must be a string' END,
+                        CASE WHEN actor.config ? 'options' AND jsonb_typeof(actor.config -> 'options') <> 'object'
+                             THEN 'config.options must be an object' END,
+                        CASE WHEN actor.config ? 'format' AND actor.config -> 'format' <> '"json"'::jsonb
+                                  AND jsonb_typeof(actor.config -> 'format') <> 'object'
+                             THEN 'config.format must be "json" or a JSON Schema object' END,
+                        CASE WHEN actor.config ? 'keep_alive'
+                                  AND jsonb_typeof(actor.config -> 'keep_alive') NOT IN ('string', 'number')
+                             THEN 'config.keep_alive must be a string or a number of seconds, e.g. "5m"' END,
+                        CASE WHEN actor.config ? 'reask'
+                                  AND CASE WHEN jsonb_typeof(actor.config -> 'reask') = 'number'  -- cast numbers only
+                                           THEN (actor.config ->> 'reask')::numeric NOT BETWEEN 0 AND 5
+                                                OR (actor.config ->> 'reask')::numeric % 1 <> 0
+                                           ELSE true END
+                             THEN 'config.reask must be a whole number from 0 to 5' END), '')
                    WHEN 'openai' THEN nullif(concat_ws('; ',
                         CASE WHEN jsonb_typeof(actor.config -> 'model') IS DISTINCT FROM 'string'
                                   OR btrim(actor.config ->> 'model') = ''
                              THEN 'config.model must name a model' END,
-                        CASE WHEN actor.config ? 'url' AND coalesce(actor.config ->> 'url', '') !~ '^https?://[^\s]+$'
-                             THEN 'config.url must be an http(s) URL' END), '')
+                        CASE WHEN jsonb_typeof(actor.config -> 'base_url') IS DISTINCT FROM 'string'
+                                  OR actor.config ->> 'base_url' !~ '^https?://[^\s]+$'
+                             THEN 'config.base_url must be an http(s) URL, e.g. {"base_url": "http://127.0.0.1:8000/v1"}' END,
+                        CASE WHEN actor.config ? 'system' AND jsonb_typeof(actor.config -> 'system') <> 'string'
+                             THEN 'config.system must be a string' END,
+                        CASE WHEN actor.config ? 'params'
+                                  AND (jsonb_typeof(actor.config -> 'params') <> 'object'
+                                       OR actor.config -> 'params' ?| ARRAY['model', 'messages', 'stream', 'response_format'])
+                             THEN 'config.params must be an object of request fields (not model, messages, stream or '
+                                  'response_format)' END,
+                        CASE WHEN actor.config ? 'response_format'
+                                  AND jsonb_typeof(actor.config -> 'response_format') <> 'object'
+                             THEN 'config.response_format must be an object, e.g. {"type": "json_object"}' END,
+                        CASE WHEN actor.config ? 'api_key_env'
+                                  AND (jsonb_typeof(actor.config -> 'api_key_env') <> 'string'
+                                       OR actor.config ->> 'api_key_env' !~ '^[A-Za-z_][A-Za-z0-9_]*$')
+                             THEN 'config.api_key_env must name an environment variable (letters, digits and _), not '
+                                  'hold the key' END,
+                        CASE WHEN actor.config ? 'reask'
+                                  AND CASE WHEN jsonb_typeof(actor.config -> 'reask') = 'number'  -- cast numbers only
+                                           THEN (actor.config ->> 'reask')::numeric NOT BETWEEN 0 AND 5
+                                                OR (actor.config ->> 'reask')::numeric % 1 <> 0
+                                           ELSE true END
+                             THEN 'config.reask must be a whole number from 0 to 5' END), '')
                    WHEN 'python' THEN
                         CASE WHEN coalesce(actor.config ->> 'callable', '')
                                   !~ '^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$'

@@ -124,7 +124,7 @@ def upgrade() -> None:
     install(
         connection,
         "0340_function_workflow_check_actors.sql",
-        "0e8fca6c89d5659bdfe823f11c0e2def52d473b6419723a57470d7b198832ec7",
+        "8137c35b5f87643db86b4300d03485466384fe00949bc82fa3bd6bf85905940b",
     )
     # INSTALL-END
 

@@ -10,10 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from turing_db.actors.base import ERROR, Actor, ActorConfigError, ActorSpec, Outcome, Task
+from turing_db.actors.ollama import OllamaActor
+from turing_db.actors.openai import OpenAIActor
 from turing_db.actors.python import PythonActor
 from turing_db.actors.shell import ShellActor, kill_all_running
 
 BUILDERS: dict[str, Callable[[ActorSpec], Actor]] = {
+    "ollama": OllamaActor,
+    "openai": OpenAIActor,
     "python": PythonActor,
     "shell": ShellActor,
 }

@@ -1,0 +1,126 @@
+"""LLM actors in whole runs against a real loopback server: the breaker saves the calls of an outage,
+the concurrency cap and the rate limit hold across worker processes, the API key reaches only the server."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from workflows import CommittedWorkflows, Step, add_postings
+
+from bench.loopback_llm import Fault, LoopbackLLM
+from turing_db.runner import WaveBatchProcessor
+
+W = 7501
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+TESTS_DIR = PROJECT_DIR / "tests"
+CANARY_KEY = "sk-canary-6f0e1d2c3b4a"
+
+
+@pytest.fixture
+def llm() -> Iterator[LoopbackLLM]:
+    with LoopbackLLM(latency=0.02, slots=16) as server:
+        yield server
+
+
+def one_llm_step(workflows: CommittedWorkflows, llm: LoopbackLLM, **config: object) -> None:
+    """Workflow W: one conversation on an openai actor pointed at the loopback server; every outcome ends."""
+    workflows.build(
+        W,
+        [Step("t_ask", entry=True)],
+        [("t_ask", "*", None), ("t_ask", "[ERROR]", None), ("t_ask", "[TIMEOUT]", None),
+         ("t_ask", "[FAILED]", None), ("t_ask", "[CIRCUIT_OPEN]", None)],
+    )  # fmt: skip
+    workflows.set_actor("test_python", "openai", {"base_url": llm.openai_base_url, "model": "m", **config}, timeout=5)
+
+
+def rows(engine: Engine, query: str) -> list[tuple]:
+    with engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(text(query))]
+
+
+@pytest.fixture(autouse=True)
+def fresh_gates(engine: Engine) -> Iterator[None]:
+    yield
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE actor_gates, actor_permits, circuit_breaker_events"))
+        conn.execute(text("UPDATE actors SET max_concurrency = NULL WHERE actor_name = 'test_python'"))
+
+
+def test_an_outage_costs_the_threshold_and_the_calls_in_flight_not_the_chunk(
+    engine: Engine, workflows: CommittedWorkflows, llm: LoopbackLLM
+) -> None:
+    one_llm_step(workflows, llm, retry={"max_attempts": 1},
+                 breaker={"failure_threshold": 3, "reset_seconds": 600})  # fmt: skip
+    add_postings(engine, 200)
+    llm.set_fault(Fault.http(503))  # the server is down for the whole run
+    summary = WaveBatchProcessor(W, engine=engine, chunk_size=200).run()
+    assert summary.status == "completed"
+    assert llm.requests <= 3 + 8, llm.requests  # the threshold plus at most a full set of calls in flight
+    avoided = 1 - llm.requests / 200
+    assert avoided >= 0.95
+    outcomes = dict(rows(engine, "SELECT outcome, count(*) FROM posting_state_checkpoints GROUP BY outcome"))
+    assert outcomes["[CIRCUIT_OPEN]"] == 200 - llm.requests and outcomes["[ERROR]"] == llm.requests
+    # a refused call is no call: actor_calls holds the calls the server saw
+    assert rows(engine, "SELECT count(*), min(http_status), max(http_status) FROM actor_calls") == [(llm.requests, 503, 503)]
+    assert rows(engine, "SELECT actor_name, state FROM circuit_breakers WHERE actor_name = 'test_python'") == [
+        ("test_python", "open")
+    ]
+
+
+def test_retries_ride_out_a_short_outage_and_tokens_are_counted(
+    engine: Engine, workflows: CommittedWorkflows, llm: LoopbackLLM
+) -> None:
+    one_llm_step(workflows, llm, retry={"max_attempts": 3, "base_seconds": 0.05, "cap_seconds": 0.2})
+    add_postings(engine, 20)
+    llm.script(Fault.http(503), Fault.rate_limited(0.1), Fault.http(502))
+    summary = WaveBatchProcessor(W, engine=engine).run()
+    assert (summary.status, summary.completed) == ("completed", 20)
+    assert rows(engine, "SELECT is_error, count(*) FROM conversation_outputs GROUP BY is_error") == [(False, 20)]
+    assert llm.requests == 23
+    calls = rows(engine, "SELECT status, count(*), sum(prompt_tokens) > 0 FROM actor_calls GROUP BY status ORDER BY status")
+    assert calls[0][:2] == ("error", 3) and calls[1] == ("success", 20, True)
+
+
+def run_workers(env: dict[str, str], count: int) -> None:
+    workers = [
+        subprocess.Popen([sys.executable, "-m", "turing_db.cli", "run", "--workflow", str(W), "--join",
+                          "--chunk-size", "10"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(count)
+    ]  # fmt: skip
+    for worker in workers:
+        out, err = worker.communicate(timeout=120)
+        assert worker.returncode == 0, out + err
+        assert CANARY_KEY not in out + err
+
+
+@pytest.mark.slow
+def test_the_cap_and_the_rate_limit_hold_across_two_worker_processes_and_the_key_goes_only_to_the_server(
+    engine: Engine, workflows: CommittedWorkflows, turing_env: dict[str, str]
+) -> None:
+    with LoopbackLLM(latency=0.1, slots=16) as llm:
+        one_llm_step(workflows, llm, api_key_env="TURING_TEST_API_KEY",
+                     rate_limit={"requests_per_minute": 1200})  # 20 per second, a bucket of 20  # fmt: skip
+        with engine.begin() as conn:  # each process runs 3 actor threads: 6 calls at once without the shared cap
+            conn.execute(text("UPDATE actors SET max_concurrency = 3 WHERE actor_name = 'test_python'"))
+        add_postings(engine, 60)
+        env = {**turing_env, "PYTHONPATH": str(TESTS_DIR), "TURING_TEST_API_KEY": CANARY_KEY}
+        run_workers(env, 2)
+        assert llm.requests == 60
+        assert llm.max_in_flight == 3, llm.max_in_flight
+        stamps = sorted(llm.timestamps)
+        per_second = max(sum(1 for s in stamps if start <= s < start + 1) for start in stamps)
+        assert per_second <= 20 + 20 + 1, per_second  # the bucket plus one second's refill
+        assert set(llm.authorizations) == {f"Bearer {CANARY_KEY}"}
+    tables = rows(engine, "SELECT string_agg(t::text, ' ') FROM (SELECT * FROM actor_calls) AS t")[0][0] or ""
+    tables += json.dumps(rows(engine, "SELECT * FROM posting_state_checkpoints"), default=str)
+    tables += json.dumps(rows(engine, "SELECT config::text FROM actors"), default=str)
+    assert CANARY_KEY not in tables
+    assert os.environ.get("TURING_TEST_API_KEY") is None
