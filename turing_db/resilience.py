@@ -151,7 +151,9 @@ class GuardedActor:
         if admission.decision == "open":
             message = (f"the circuit breaker of {self.name} is {admission.state}: not called "
                        f"(it lets a probe through in {admission.wait_seconds:.0f} s)")  # fmt: skip
-            return Outcome(sentinel=CIRCUIT_OPEN, error_kind="circuit_open", error_message=message, failed_as=FATAL)
+            return Outcome(
+                sentinel=CIRCUIT_OPEN, error_kind="circuit_open", error_message=message, failed_as=FATAL
+            )
         return Outcome(sentinel=CIRCUIT_OPEN, error_kind="stopped", failed_as=FATAL,
                        error_message=f"{self.name}: the worker stopped while the call waited")  # fmt: skip
 

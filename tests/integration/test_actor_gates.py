@@ -97,7 +97,10 @@ def test_half_open_admits_exactly_the_probes_and_their_successes_close_it(gate: 
     assert (other.decision, other.state) == ("open", "half_open")
     assert gate.breaker()["probes_in_flight"] == 1
     assert probe.permit_id is not None
-    assert database.actor_settle(gate.engine, probe.permit_id, gate.actor_id, "ok", None) == ("half_open", None)
+    assert database.actor_settle(gate.engine, probe.permit_id, gate.actor_id, "ok", None) == (
+        "half_open",
+        None,
+    )
     assert gate.call("ok", worker="w2") == ("closed", "half_open")  # success_threshold = 2
     assert gate.breaker()["failures_in_window"] == 0
     assert gate.events() == [("closed", "open"), ("open", "half_open"), ("half_open", "closed")]

@@ -38,7 +38,9 @@ def one_llm_step(workflows: CommittedWorkflows, llm: LoopbackLLM, **config: obje
         [("t_ask", "*", None), ("t_ask", "[ERROR]", None), ("t_ask", "[TIMEOUT]", None),
          ("t_ask", "[FAILED]", None), ("t_ask", "[CIRCUIT_OPEN]", None)],
     )  # fmt: skip
-    workflows.set_actor("test_python", "openai", {"base_url": llm.openai_base_url, "model": "m", **config}, timeout=5)
+    workflows.set_actor(
+        "test_python", "openai", {"base_url": llm.openai_base_url, "model": "m", **config}, timeout=5
+    )
 
 
 def rows(engine: Engine, query: str) -> list[tuple]:
@@ -69,10 +71,12 @@ def test_an_outage_costs_the_threshold_and_the_calls_in_flight_not_the_chunk(
     outcomes = dict(rows(engine, "SELECT outcome, count(*) FROM posting_state_checkpoints GROUP BY outcome"))
     assert outcomes["[CIRCUIT_OPEN]"] == 200 - llm.requests and outcomes["[ERROR]"] == llm.requests
     # a refused call is no call: actor_calls holds the calls the server saw
-    assert rows(engine, "SELECT count(*), min(http_status), max(http_status) FROM actor_calls") == [(llm.requests, 503, 503)]
-    assert rows(engine, "SELECT actor_name, state FROM circuit_breakers WHERE actor_name = 'test_python'") == [
-        ("test_python", "open")
+    assert rows(engine, "SELECT count(*), min(http_status), max(http_status) FROM actor_calls") == [
+        (llm.requests, 503, 503)
     ]
+    assert rows(
+        engine, "SELECT actor_name, state FROM circuit_breakers WHERE actor_name = 'test_python'"
+    ) == [("test_python", "open")]
 
 
 def test_retries_ride_out_a_short_outage_and_tokens_are_counted(
@@ -83,9 +87,14 @@ def test_retries_ride_out_a_short_outage_and_tokens_are_counted(
     llm.script(Fault.http(503), Fault.rate_limited(0.1), Fault.http(502))
     summary = WaveBatchProcessor(W, engine=engine).run()
     assert (summary.status, summary.completed) == ("completed", 20)
-    assert rows(engine, "SELECT is_error, count(*) FROM conversation_outputs GROUP BY is_error") == [(False, 20)]
+    assert rows(engine, "SELECT is_error, count(*) FROM conversation_outputs GROUP BY is_error") == [
+        (False, 20)
+    ]
     assert llm.requests == 23
-    calls = rows(engine, "SELECT status, count(*), sum(prompt_tokens) > 0 FROM actor_calls GROUP BY status ORDER BY status")
+    calls = rows(
+        engine,
+        "SELECT status, count(*), sum(prompt_tokens) > 0 FROM actor_calls GROUP BY status ORDER BY status",
+    )
     assert calls[0][:2] == ("error", 3) and calls[1] == ("success", 20, True)
 
 
@@ -108,7 +117,9 @@ def test_the_cap_and_the_rate_limit_hold_across_two_worker_processes_and_the_key
     with LoopbackLLM(latency=0.1, slots=16) as llm:
         one_llm_step(workflows, llm, api_key_env="TURING_TEST_API_KEY",
                      rate_limit={"requests_per_minute": 1200})  # 20 per second, a bucket of 20  # fmt: skip
-        with engine.begin() as conn:  # each process runs 3 actor threads: 6 calls at once without the shared cap
+        with (
+            engine.begin() as conn
+        ):  # each process runs 3 actor threads: 6 calls at once without the shared cap
             conn.execute(text("UPDATE actors SET max_concurrency = 3 WHERE actor_name = 'test_python'"))
         add_postings(engine, 60)
         env = {**turing_env, "PYTHONPATH": str(TESTS_DIR), "TURING_TEST_API_KEY": CANARY_KEY}
