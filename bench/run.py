@@ -19,14 +19,14 @@ from rich.table import Table
 from sqlalchemy import make_url
 from sqlalchemy.engine import Engine
 
-from bench import bench_engine, bench_validation
+from bench import bench_engine, bench_llm, bench_validation
 from bench.results import RESULTS_FILE, Result, write
 from turing_db.pool import make_engine
 from turing_db.provisioning import migrations
 from turing_db.provisioning.cluster import EmbeddedCluster, running_as_root
 from turing_db.settings import Settings
 
-BENCHMARKS = [bench_validation, bench_engine]
+BENCHMARKS = [bench_validation, bench_engine, bench_llm]
 
 
 @contextlib.contextmanager

@@ -426,6 +426,13 @@ FUNCTION actor_policy(jsonb)
     SET search_path=pg_catalog, public, pg_temp
     BODY md5 365077220c4328aac6e2e8165055dfb5;
 
+FUNCTION actor_policy_problems(jsonb)
+    ARGUMENTS p_config jsonb
+    RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path=pg_catalog, public, pg_temp
+    BODY md5 ad653ee2cc7fa254f34a4f7bef63f227;
+
 FUNCTION actor_settle(uuid,integer,text,integer,jsonb)
     ARGUMENTS p_permit_id uuid, p_actor_id integer, p_outcome text, p_tokens integer DEFAULT NULL::integer, p_call jsonb DEFAULT NULL::jsonb
     RETURNS TABLE(breaker_state text, changed_from text)
@@ -670,7 +677,7 @@ FUNCTION workflow_check_actors(integer)
     LANGUAGE sql STABLE PARALLEL UNSAFE
     SET jit=off
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 e27eb00ccddf601dea3d262fef331fec;
+    BODY md5 925237bc580a7ce7e4be81b2c6500bdb;
 
 FUNCTION workflow_check_branch_conditions(integer)
     ARGUMENTS p_workflow_id integer

@@ -2,7 +2,8 @@
 -- config fits its type: ollama/openai name a model and an http(s) URL (ollama's url is optional,
 -- openai's base_url is not) and give their optional keys the right types, with the messages of their
 -- builders (turing_db.actors.ollama/openai); python a 'module:function' callable; shell a non-empty
--- argv list of strings and, if any, an `env` list of variable names that are not secrets.
+-- argv list of strings and, if any, an `env` list of variable names that are not secrets. For every
+-- type, the retry, breaker and rate_limit settings must fit actor_policy_problems().
 CREATE OR REPLACE FUNCTION public.workflow_check_actors(p_workflow_id integer)
 RETURNS TABLE (severity text, check_name text, conversation text, message text)
 LANGUAGE sql
@@ -14,7 +15,7 @@ AS $function$
         SELECT * FROM public.workflow_executed(p_workflow_id)
     ), configured AS (
         SELECT executed.canonical_name, actor.*,
-               CASE actor.actor_type
+               nullif(concat_ws('; ', CASE actor.actor_type
                    -- ollama and openai: the rules of turing_db.actors.ollama/openai, in their order (the
                    -- openai builder also needs config.api_key_env's variable set: the environment is not here)
                    WHEN 'ollama' THEN nullif(concat_ws('; ',
@@ -98,7 +99,7 @@ AS $function$
                                     WHERE upper(element.name #>> '{}') IN ('TURING_DATABASE_URL', 'TURING_DB_PASSWORD', 'PGPASSWORD')
                                        OR upper(element.name #>> '{}') ~ '(KEY|TOKEN|SECRET|PASSWORD)')
                         END), '')
-               END AS config_problem
+               END, public.actor_policy_problems(actor.config)), '') AS config_problem
           FROM executed
           JOIN public.actors AS actor ON actor.actor_id = executed.actor_id
     )

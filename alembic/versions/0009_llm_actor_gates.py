@@ -2,7 +2,9 @@
 per actor in the database (actor_gates, leased actor_permits, circuit_breaker_events as history);
 actor_admit() before every call, actor_settle() after it; actor_policy() fills in the retry, breaker
 and rate-limit defaults and claim_chunk_v2() hands it to workers; the view circuit_breakers and
-reset_circuit_breaker(); actor_calls records the attempt, the HTTP status and the model's load time
+reset_circuit_breaker(); actor_calls records the attempt, the HTTP status and the model's load time;
+validate_workflow() checks the ollama/openai keys of the contract and every actor's retry, breaker and
+rate_limit settings (actor_policy_problems())
 
 Revision ID: 0009
 Revises: 0008
@@ -72,6 +74,7 @@ DROP FUNCTION public.actor_gate_change(integer, text, text);
 
 DOWNGRADE_AFTER = """
 DROP FUNCTION public.actor_policy(jsonb);
+DROP FUNCTION public.actor_policy_problems(jsonb);
 DROP TABLE circuit_breaker_events, actor_permits, actor_gates;
 ALTER TABLE actor_calls DROP COLUMN attempt, DROP COLUMN http_status, DROP COLUMN load_ms;
 """
@@ -85,6 +88,11 @@ def upgrade() -> None:
         connection,
         "0050_function_actor_policy.sql",
         "5295756842c6c6e1e1d656788121f40858777458df0270bbfe836b92254eda28",
+    )
+    install(
+        connection,
+        "0055_function_actor_policy_problems.sql",
+        "77334f35ec09c1cc1ac91bbf384ad7231ea00c6a451aef2998596a339b765128",
     )
     install(
         connection,
@@ -124,7 +132,7 @@ def upgrade() -> None:
     install(
         connection,
         "0340_function_workflow_check_actors.sql",
-        "8137c35b5f87643db86b4300d03485466384fe00949bc82fa3bd6bf85905940b",
+        "71035ee53ede06121cf3b6b2432f2a106b1e1c21c5a2c4e922600d01809168d6",
     )
     # INSTALL-END
 

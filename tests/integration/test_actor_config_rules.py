@@ -94,6 +94,25 @@ CASES = [
     ("openai", {"model": "m", "base_url": "http://h/v1", "reask": 10}),
     ("openai", {"model": " ", "base_url": "ftp://h", "system": 1, "params": "hot", "response_format": [],
                 "api_key_env": "my key", "reask": 0.5}),
+    # retry, breaker and rate_limit: the same rules for every type, after the type's own
+    ("python", {"callable": "sample_actors:echo", "retry": {"max_attempts": 5, "base_seconds": 0.5, "cap_seconds": 10}}),
+    ("python", {"callable": "sample_actors:echo", "retry": {"max_attempts": 0}}),
+    ("python", {"callable": "sample_actors:echo", "retry": {"max_attempts": 2.5}}),
+    ("python", {"callable": "sample_actors:echo", "retry": {"max_attempt": 2}}),  # misspelt: refused, not ignored
+    ("python", {"callable": "sample_actors:echo", "retry": 3}),
+    ("python", {"callable": "sample_actors:echo", "retry": {"base_seconds": -1}}),
+    ("python", {"callable": "sample_actors:echo", "retry": {"cap_seconds": True}}),
+    ("shell", {"command": ["cat"], "breaker": {"failure_threshold": 3, "window_seconds": 30, "reset_seconds": 5,
+                                               "success_threshold": 1, "half_open_probes": 2, "on_open": "wait",
+                                               "count_rate_limits": True}}),
+    ("shell", {"command": ["cat"], "breaker": {"on_open": "retry"}}),
+    ("shell", {"command": ["cat"], "breaker": {"reset_seconds": 0}}),
+    ("shell", {"command": ["cat"], "breaker": {"count_rate_limits": "yes"}}),
+    ("shell", {"command": [], "breaker": {"half_open_probes": 0}}),  # the type's rule, then the policy's
+    ("openai", {"model": "m", "base_url": "http://h/v1", "rate_limit": {"requests_per_minute": 60, "tokens_per_minute": 1e5}}),
+    ("openai", {"model": "m", "base_url": "http://h/v1", "rate_limit": {"requests_per_minute": 0}}),
+    ("openai", {"model": "m", "base_url": "http://h/v1", "rate_limit": {"rpm": 60}}),
+    ("ollama", {"model": "m", "rate_limit": [], "retry": {"max_attempts": 11}}),
 ]  # fmt: skip
 
 

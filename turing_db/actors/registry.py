@@ -12,6 +12,7 @@ from collections.abc import Callable
 from turing_db.actors.base import ERROR, Actor, ActorConfigError, ActorSpec, Outcome, Task
 from turing_db.actors.ollama import OllamaActor
 from turing_db.actors.openai import OpenAIActor
+from turing_db.actors.policy import policy_problem
 from turing_db.actors.python import PythonActor
 from turing_db.actors.shell import ShellActor, kill_all_running
 
@@ -40,10 +41,14 @@ def build_actor(spec: ActorSpec) -> Actor:
         return UnavailableActor(
             spec.actor_name, f"actor type {spec.actor_type!r} is not available in this version"
         )
+    policy = policy_problem(spec.config)  # after the type's own rules, as validate_workflow() lists them
     try:
-        return builder(spec)
+        actor = builder(spec)
     except ActorConfigError as exc:
-        return UnavailableActor(spec.actor_name, str(exc))
+        return UnavailableActor(spec.actor_name, f"{exc}; {policy}" if policy else str(exc))
+    if policy:
+        return UnavailableActor(spec.actor_name, f"actor {spec.actor_name}: {policy}")
+    return actor
 
 
 def abandon_all() -> None:

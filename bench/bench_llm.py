@@ -1,0 +1,107 @@
+"""LLM actors against the loopback server: how busy one worker keeps a slot-limited server.
+
+1,000 postings through one `openai` conversation, one worker process, the server answering each
+request in 50 ms with 16 slots (like llama.cpp's `--parallel 16`): the ideal is 16 / 0.05 = 320
+requests/s. `actors.saturation_ratio` is the run's requests per second over that ideal (the run's
+whole time, start-up and the last chunk's drain included). Measured in the same run as a baseline:
+16 client threads sending the same 1,000 requests straight to the server with httpx, no engine
+(`actors.direct_requests_per_s`). The gate's cost per call is `actor_admit()` + `actor_settle()`,
+the two round trips every guarded call makes (median of 200, one after the other).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import statistics
+import time
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from bench.loopback_llm import LoopbackLLM
+from bench.results import Result
+from turing_db import database
+from turing_db.runner import WaveBatchProcessor
+
+WORKFLOW_ID = 9201
+POSTINGS = 1_000
+LATENCY = 0.05
+SLOTS = 16
+IDEAL = SLOTS / LATENCY
+
+SETUP = """
+INSERT INTO actors (actor_name, actor_type, config, max_concurrency, timeout_seconds)
+VALUES ('bench_llm', 'openai', CAST(:config AS jsonb), :slots, 10);
+INSERT INTO workflows (workflow_id, workflow_name) VALUES (:workflow, 'llm benchmark');
+INSERT INTO conversations (conversation_name, canonical_name, actor_id)
+VALUES ('bench_ask', 'bench_ask', (SELECT actor_id FROM actors WHERE actor_name = 'bench_llm'));
+INSERT INTO workflow_conversations (workflow_id, conversation_id, execution_order, is_entry_point)
+VALUES (:workflow, (SELECT conversation_id FROM conversations WHERE canonical_name = 'bench_ask'), 1, true);
+INSERT INTO instructions (conversation_id, prompt_template)
+VALUES ((SELECT conversation_id FROM conversations WHERE canonical_name = 'bench_ask'), 'Summarise {job_title}: {job_description}');
+INSERT INTO instruction_steps (instruction_id, branch_condition, next_conversation_id, branch_priority)
+SELECT instruction_id, condition, NULL, priority
+  FROM instructions, (VALUES ('*', 100), ('[ERROR]', 10), ('[TIMEOUT]', 10), ('[CIRCUIT_OPEN]', 10)) AS b (condition, priority)
+ WHERE conversation_id = (SELECT conversation_id FROM conversations WHERE canonical_name = 'bench_ask');
+DELETE FROM postings;
+INSERT INTO postings (job_title, job_description, source)
+SELECT 'LLM benchmark job ' || i, 'A posting sent to the loopback model, number ' || i || '.', 'bench'
+  FROM generate_series(1, :postings) AS i;
+"""
+
+
+def direct_requests_per_second(llm: LoopbackLLM) -> float:
+    """The baseline: the same requests from 16 threads with one httpx client, no engine."""
+    body = {"model": "m", "messages": [{"role": "user", "content": "Summarise a job"}]}
+    with httpx.Client(limits=httpx.Limits(max_connections=SLOTS, max_keepalive_connections=SLOTS)) as client:
+
+        def ask(_: int) -> None:
+            client.post(f"{llm.openai_base_url}/chat/completions", json=body).raise_for_status()
+
+        started = time.perf_counter()
+        with concurrent.futures.ThreadPoolExecutor(SLOTS) as pool:
+            list(pool.map(ask, range(POSTINGS)))
+        return POSTINGS / (time.perf_counter() - started)
+
+
+def gate_ms_per_call(engine: Engine) -> float:
+    actor_id = int(
+        engine.connect()
+        .execute(text("SELECT actor_id FROM actors WHERE actor_name = 'bench_llm'"))
+        .scalar_one()
+    )
+    timings = []
+    for _ in range(200):
+        started = time.perf_counter()
+        admission = database.actor_admit(engine, actor_id, "bench-gate", 30)
+        assert admission.permit_id is not None, admission
+        database.actor_settle(engine, admission.permit_id, actor_id, "ok", 30)
+        timings.append((time.perf_counter() - started) * 1000)
+    return statistics.median(timings)
+
+
+def run(engine: Engine) -> list[Result]:
+    with LoopbackLLM(latency=LATENCY, slots=SLOTS) as llm:
+        config = f'{{"base_url": "{llm.openai_base_url}", "model": "m"}}'
+        with engine.begin() as conn:
+            conn.execute(
+                text(SETUP), {"config": config, "slots": SLOTS, "workflow": WORKFLOW_ID, "postings": POSTINGS}
+            )
+        direct = direct_requests_per_second(llm)
+        llm.reset_counters()
+        summary = WaveBatchProcessor(WORKFLOW_ID, engine=engine).run()
+        assert summary.completed == POSTINGS and llm.requests == POSTINGS, (summary, llm.requests)
+        engine_rate = POSTINGS / summary.elapsed_seconds
+        most_in_flight = llm.max_in_flight
+    gate_ms = gate_ms_per_call(engine)
+    note = f"{POSTINGS} postings, 1 worker, loopback server {LATENCY * 1000:.0f} ms x {SLOTS} slots (ideal {IDEAL:.0f}/s)"
+    return [
+        Result("actors.requests_per_s", round(engine_rate, 1), "requests/s", True, note + "; the whole run"),
+        Result("actors.saturation_ratio", round(engine_rate / IDEAL, 3), "x", True, "requests/s over the ideal (goal >= 0.95)"),
+        Result("actors.direct_requests_per_s", round(direct, 1), "requests/s", True,
+               f"baseline, same run: 16 httpx threads straight to the server, {POSTINGS} requests"),
+        Result("actors.ratio_vs_direct", round(engine_rate / direct, 3), "x", True, "the engine over the direct baseline"),
+        Result("actors.max_in_flight", most_in_flight, "requests", True, f"most requests the server had at once (of {SLOTS})"),
+        Result("actors.gate_ms_per_call", round(gate_ms, 2), "ms", False, "actor_admit() + actor_settle(), median of 200"),
+    ]  # fmt: skip

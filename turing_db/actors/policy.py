@@ -1,0 +1,64 @@
+"""The shape every actor's `retry`, `breaker` and `rate_limit` settings must have.
+
+The same rules, in the same words, as the SQL function `actor_policy_problems()` that
+validate_workflow() applies (tests/integration/test_actor_config_rules.py runs both on shared cases);
+the defaults are filled in by `actor_policy()` in SQL.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+SECTION_RULES = {
+    "retry": 'config.retry must be an object: {"max_attempts": a whole number 1-10, '
+    '"base_seconds": >= 0, "cap_seconds": >= 0}',
+    "breaker": 'config.breaker must be an object: {"failure_threshold", "success_threshold", '
+    '"half_open_probes": whole numbers >= 1, "window_seconds", "reset_seconds": > 0, '
+    '"on_open": "fail" or "wait", "count_rate_limits": true or false}',
+    "rate_limit": 'config.rate_limit must be an object: {"requests_per_minute", "tokens_per_minute": numbers > 0}',
+}
+KEY_KINDS = {
+    "retry": {"max_attempts": "attempts", "base_seconds": "non_negative", "cap_seconds": "non_negative"},
+    "breaker": {
+        "failure_threshold": "count",
+        "success_threshold": "count",
+        "half_open_probes": "count",
+        "window_seconds": "positive",
+        "reset_seconds": "positive",
+        "on_open": "on_open",
+        "count_rate_limits": "boolean",
+    },  # fmt: skip
+    "rate_limit": {"requests_per_minute": "positive", "tokens_per_minute": "positive"},
+}
+
+
+def policy_problem(config: dict[str, Any]) -> str | None:
+    """The rules the config's retry, breaker and rate_limit break, joined by '; ', or None."""
+    broken = [
+        rule
+        for section, rule in SECTION_RULES.items()
+        if section in config and not _fits(config[section], KEY_KINDS[section])
+    ]
+    return "; ".join(broken) or None
+
+
+def _fits(value: Any, kinds: dict[str, str]) -> bool:
+    return isinstance(value, dict) and all(
+        key in kinds and _is(kinds[key], item) for key, item in value.items()
+    )
+
+
+def _is(kind: str, value: Any) -> bool:
+    if kind == "on_open":
+        return value in ("fail", "wait")
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    whole = float(value).is_integer()
+    return {
+        "attempts": whole and 1 <= value <= 10,
+        "count": whole and value >= 1,
+        "non_negative": value >= 0,
+        "positive": value > 0,
+    }[kind]
