@@ -1,7 +1,7 @@
 """LLM actors against the loopback server: how busy one worker keeps a slot-limited server.
 
-1,000 postings through one `openai` conversation, one worker process, the server answering each
-request in 50 ms with 16 slots (like llama.cpp's `--parallel 16`): the ideal is 16 / 0.05 = 320
+1,000 postings through one `openai` conversation, one worker process, the server (its own process,
+so that it does not share this one's interpreter lock) answering each request in 50 ms with 16 slots (like llama.cpp's `--parallel 16`): the ideal is 16 / 0.05 = 320
 requests/s. `actors.saturation_ratio` is the run's requests per second over that ideal (the run's
 whole time, start-up and the last chunk's drain included). Measured in the same run as a baseline:
 16 client threads sending the same 1,000 requests straight to the server with httpx, no engine
@@ -12,14 +12,18 @@ the two round trips every guarded call makes (median of 200, one after the other
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import statistics
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
 
 import httpx
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from bench.loopback_llm import LoopbackLLM
+from bench.loopback_llm import COUNTERS_PATH
 from bench.results import Result
 from turing_db import database
 from turing_db.runner import WaveBatchProcessor
@@ -29,6 +33,7 @@ POSTINGS = 1_000
 LATENCY = 0.05
 SLOTS = 16
 IDEAL = SLOTS / LATENCY
+CHUNK = 200  # the default chunk size
 
 SETUP = """
 INSERT INTO actors (actor_name, actor_type, config, max_concurrency, timeout_seconds)
@@ -51,13 +56,32 @@ SELECT 'LLM benchmark job ' || i, 'A posting sent to the loopback model, number 
 """
 
 
-def direct_requests_per_second(llm: LoopbackLLM) -> float:
+@contextlib.contextmanager
+def loopback_server() -> Iterator[str]:
+    """The loopback LLM server in a process of its own; its URL."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bench.loopback_llm", "--latency-ms", str(LATENCY * 1000), "--slots", str(SLOTS)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert server.stdout is not None
+        yield server.stdout.readline().strip()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def counters(url: str) -> dict:
+    return httpx.get(url + COUNTERS_PATH).json()  # type: ignore[no-any-return]
+
+
+def direct_requests_per_second(url: str) -> float:
     """The baseline: the same requests from 16 threads with one httpx client, no engine."""
     body = {"model": "m", "messages": [{"role": "user", "content": "Summarise a job"}]}
     with httpx.Client(limits=httpx.Limits(max_connections=SLOTS, max_keepalive_connections=SLOTS)) as client:
 
         def ask(_: int) -> None:
-            client.post(f"{llm.openai_base_url}/chat/completions", json=body).raise_for_status()
+            client.post(f"{url}/v1/chat/completions", json=body).raise_for_status()
 
         started = time.perf_counter()
         with concurrent.futures.ThreadPoolExecutor(SLOTS) as pool:
@@ -82,18 +106,19 @@ def gate_ms_per_call(engine: Engine) -> float:
 
 
 def run(engine: Engine) -> list[Result]:
-    with LoopbackLLM(latency=LATENCY, slots=SLOTS) as llm:
-        config = f'{{"base_url": "{llm.openai_base_url}", "model": "m"}}'
+    with loopback_server() as url:
+        config = f'{{"base_url": "{url}/v1", "model": "m"}}'
         with engine.begin() as conn:
             conn.execute(
                 text(SETUP), {"config": config, "slots": SLOTS, "workflow": WORKFLOW_ID, "postings": POSTINGS}
             )
-        direct = direct_requests_per_second(llm)
-        llm.reset_counters()
-        summary = WaveBatchProcessor(WORKFLOW_ID, engine=engine).run()
-        assert summary.completed == POSTINGS and llm.requests == POSTINGS, (summary, llm.requests)
+        direct = direct_requests_per_second(url)
+        summary = WaveBatchProcessor(WORKFLOW_ID, engine=engine, chunk_size=CHUNK).run()
+        served = counters(url)
+        asked = served["paths"].get("POST /v1/chat/completions", 0) - POSTINGS  # less the baseline's
+        assert summary.completed == POSTINGS and asked == POSTINGS, (summary, served)
         engine_rate = POSTINGS / summary.elapsed_seconds
-        most_in_flight = llm.max_in_flight
+        most_in_flight = served["max_in_flight"]
     gate_ms = gate_ms_per_call(engine)
     note = f"{POSTINGS} postings, 1 worker, loopback server {LATENCY * 1000:.0f} ms x {SLOTS} slots (ideal {IDEAL:.0f}/s)"
     return [

@@ -68,6 +68,7 @@ STATUS_MESSAGES = {
     504: "gateway timeout",
 }
 POLL_SECONDS = 0.02
+COUNTERS_PATH = "/_loopback/counters"  # GET: requests, max_in_flight and paths, as JSON
 
 
 @dataclass(frozen=True)
@@ -185,6 +186,8 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: the actors' clients reuse connections
+    disable_nagle_algorithm = True  # headers and body go out as two writes: Nagle would hold the body for the
+    # client's delayed ACK (40 ms)
     server: _Server
 
     def do_GET(self) -> None:
@@ -432,6 +435,9 @@ class LoopbackLLM:
         elif path == "/v1/models":
             data = [{"id": name, "object": "model", "created": 0, "owned_by": "loopback"} for name in names]
             _send_json(handler, 200, {"object": "list", "data": data})
+        elif path == COUNTERS_PATH:  # for a server in another process (benchmarks); not an LLM endpoint
+            _send_json(handler, 200, {"requests": self.requests, "max_in_flight": self.max_in_flight,
+                                      "paths": self.paths})  # fmt: skip
         else:
             _send_json(handler, 404, {"error": f"no endpoint GET {path}"})
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache, wraps
@@ -412,7 +413,7 @@ class Admission:
 @retry_while_unreachable
 def actor_admit(engine: Engine, actor_id: int, worker: str, estimated_tokens: int) -> Admission:
     """May this worker call the actor now? One decision for all workers (actor_admit() in SQL)."""
-    with engine.begin() as conn:
+    with _autocommit(engine) as conn:
         answer = conn.execute(
             text("SELECT actor_admit(:actor, :worker, :tokens)"),
             {"actor": actor_id, "worker": worker, "tokens": estimated_tokens},
@@ -441,13 +442,29 @@ def actor_settle(
     """A call admitted by actor_admit() ended as `outcome_class` ('ok', 'retryable', 'rate_limited',
     'fatal'); `retried_call` logs an attempt that will be retried. The breaker's state afterwards, and
     the state it left if it changed."""
-    with engine.begin() as conn:
+    with _autocommit(engine) as conn:
         row = conn.execute(
             text("SELECT * FROM actor_settle(:permit, :actor, :outcome, :tokens, CAST(:call AS jsonb))"),
             {"permit": str(permit_id), "actor": actor_id, "outcome": outcome_class, "tokens": tokens,
              "call": None if retried_call is None else json.dumps(retried_call)},
         ).one()  # fmt: skip
     return row.breaker_state, row.changed_from
+
+
+@contextmanager
+def _autocommit(engine: Engine) -> Iterator[Connection]:
+    """A pooled connection whose statements are each their own transaction: the server commits as the
+    function returns, so the gate row's lock is held for the function alone, and no BEGIN or COMMIT
+    round trip is paid (psycopg2's autocommit is a client-side switch, put back before the pool
+    has the connection again)."""
+    with engine.connect() as conn:
+        driver = conn.connection.dbapi_connection
+        driver.autocommit = True  # type: ignore[union-attr]
+        try:
+            yield conn
+        finally:
+            if not conn.invalidated:
+                driver.autocommit = False  # type: ignore[union-attr]
 
 
 def reset_circuit_breaker(engine: Engine, actor_name: str) -> str | None:
