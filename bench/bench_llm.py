@@ -5,7 +5,9 @@ so that it does not share this one's interpreter lock) answering each request in
 requests/s. `actors.saturation_ratio` is the run's requests per second over that ideal (the run's
 whole time, start-up and the last chunk's drain included). Measured in the same run as a baseline:
 16 client threads sending the same 1,000 requests straight to the server with httpx, no engine
-(`actors.direct_requests_per_s`). The gate's cost per call is `actor_admit()` + `actor_settle()`,
+(`actors.direct_requests_per_s`); and the same run with a python actor that sleeps 50 ms instead of
+calling (`actors.sleep_actor_requests_per_s`, gated like the LLM actor): the engine and the gate
+without HTTP. The gate's cost per call is `actor_admit()` + `actor_settle()`,
 the two round trips every guarded call makes (median of 200, one after the other).
 """
 
@@ -119,6 +121,13 @@ def run(engine: Engine) -> list[Result]:
         assert summary.completed == POSTINGS and asked == POSTINGS, (summary, served)
         engine_rate = POSTINGS / summary.elapsed_seconds
         most_in_flight = served["max_in_flight"]
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM workflow_runs WHERE workflow_id = :w; UPDATE actors SET actor_type = 'python', "
+                          "config = '{\"callable\": \"bench.actors:fifty_ms\"}' WHERE actor_name = 'bench_llm'"),
+                     {"w": WORKFLOW_ID})  # fmt: skip
+    sleeping = WaveBatchProcessor(WORKFLOW_ID, engine=engine, chunk_size=CHUNK).run()
+    assert sleeping.completed == POSTINGS, sleeping
+    sleep_rate = POSTINGS / sleeping.elapsed_seconds
     gate_ms = gate_ms_per_call(engine)
     note = f"{POSTINGS} postings, 1 worker, loopback server {LATENCY * 1000:.0f} ms x {SLOTS} slots (ideal {IDEAL:.0f}/s)"
     return [
@@ -127,6 +136,8 @@ def run(engine: Engine) -> list[Result]:
         Result("actors.direct_requests_per_s", round(direct, 1), "requests/s", True,
                f"baseline, same run: 16 httpx threads straight to the server, {POSTINGS} requests"),
         Result("actors.ratio_vs_direct", round(engine_rate / direct, 3), "x", True, "the engine over the direct baseline"),
+        Result("actors.sleep_actor_requests_per_s", round(sleep_rate, 1), "requests/s", True,
+               "the same run, a python actor sleeping 50 ms (gated, 16 at once): the engine without HTTP"),
         Result("actors.max_in_flight", most_in_flight, "requests", True, f"most requests the server had at once (of {SLOTS})"),
         Result("actors.gate_ms_per_call", round(gate_ms, 2), "ms", False, "actor_admit() + actor_settle(), median of 200"),
     ]  # fmt: skip
