@@ -135,3 +135,76 @@ def test_the_cap_and_the_rate_limit_hold_across_two_worker_processes_and_the_key
     tables += json.dumps(rows(engine, "SELECT config::text FROM actors"), default=str)
     assert CANARY_KEY not in tables
     assert os.environ.get("TURING_TEST_API_KEY") is None
+
+
+def test_client_errors_are_not_retried_and_never_open_the_breaker(
+    engine: Engine, workflows: CommittedWorkflows, llm: LoopbackLLM
+) -> None:
+    one_llm_step(workflows, llm, breaker={"failure_threshold": 2})
+    add_postings(engine, 30)
+    llm.set_fault(Fault.model_not_found())
+    summary = WaveBatchProcessor(W, engine=engine).run()
+    assert summary.status == "completed"
+    assert llm.requests == 30  # one call each: a 404 is not retried, and the breaker stayed closed
+    assert rows(engine, "SELECT error_kind, http_status, count(*) FROM actor_calls GROUP BY 1, 2") == [
+        ("model_not_found", 404, 30)
+    ]
+    assert rows(engine, "SELECT state FROM circuit_breakers WHERE actor_name = 'test_python'") == [
+        ("closed",)
+    ]
+
+
+def test_on_open_wait_holds_the_postings_until_a_probe_succeeds(
+    engine: Engine, workflows: CommittedWorkflows, llm: LoopbackLLM
+) -> None:
+    breaker = {"failure_threshold": 2, "reset_seconds": 1, "success_threshold": 1, "on_open": "wait"}
+    one_llm_step(workflows, llm, retry={"max_attempts": 2, "base_seconds": 0.01}, breaker=breaker)
+    add_postings(engine, 10)
+    llm.script(Fault.http(500), Fault.http(500))  # two failures open it; the server is fine afterwards
+    summary = WaveBatchProcessor(W, engine=engine).run()
+    assert (summary.status, summary.completed) == ("completed", 10)
+    assert rows(engine, "SELECT count(*) FROM conversation_outputs WHERE is_error") == [(0,)]
+    with engine.connect() as conn:
+        changes = conn.execute(
+            text("SELECT from_state, to_state FROM circuit_breaker_events ORDER BY event_id")
+        ).all()
+    assert [tuple(change) for change in changes] == [
+        ("closed", "open"),
+        ("open", "half_open"),
+        ("half_open", "closed"),
+    ]
+
+
+def test_an_ollama_chat_with_a_json_schema_counts_tokens_and_turing_actors_shows_them(
+    engine: Engine, workflows: CommittedWorkflows, llm: LoopbackLLM, turing_env: dict[str, str]
+) -> None:
+    schema = {"type": "object", "properties": {"answer": {"type": "string"}, "score": {"type": "integer"}},
+              "required": ["answer", "score"]}  # fmt: skip
+    workflows.build(W, [Step("t_ask", entry=True)], [("t_ask", "*", None), ("t_ask", "[ERROR]", None),
+                                                      ("t_ask", "[FAILED]", None)])  # fmt: skip
+    workflows.set_actor("test_python", "ollama", {"url": llm.url, "model": "gemma3:4b", "api": "chat",
+                                                  "format": schema, "system": "Answer in JSON."})  # fmt: skip
+    add_postings(engine, 5)
+    summary = WaveBatchProcessor(W, engine=engine).run()
+    assert summary.completed == 5
+    outputs = [json.loads(output) for (output,) in rows(engine, "SELECT output FROM conversation_outputs")]
+    assert all(set(output) == {"answer", "score"} for output in outputs)
+    assert llm.paths == {"POST /api/chat": 5}
+    assert all(body["format"] == schema and body["messages"][0]["role"] == "system" for body in llm.bodies)
+    shown = subprocess.run([sys.executable, "-m", "turing_db.cli", "actors", "--json"], env=turing_env,
+                           capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    actor = next(a for a in json.loads(shown.stdout) if a["actor_name"] == "test_python")
+    assert (actor["actor_type"], actor["model"], actor["state"], actor["calls"]) == (
+        "ollama",
+        "gemma3:4b",
+        "closed",
+        5,
+    )
+    assert actor["prompt_tokens"] > 0 and actor["completion_tokens"] > 0
+    table = subprocess.run([sys.executable, "-m", "turing_db.cli", "actors"], env={**turing_env, "COLUMNS": "250"},
+                           capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert table.returncode == 0 and "gemma3:4b" in table.stdout and "closed" in table.stdout
+    reset = subprocess.run([sys.executable, "-m", "turing_db.cli", "actors", "reset-breaker", "test_python"],
+                           env=turing_env, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert reset.returncode == 0 and "closed already" in reset.stdout
