@@ -204,6 +204,7 @@ CREATE TABLE posting_work (
     in_error_handler boolean DEFAULT false NOT NULL,
     last_outcome text,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    not_before timestamp with time zone,
     CONSTRAINT posting_work_check CHECK ((status = 'claimed'::text) = (claim_token IS NOT NULL AND lease_expires_at IS NOT NULL)),
     CONSTRAINT posting_work_check1 CHECK ((status = ANY (ARRAY['waiting'::text, 'claimed'::text])) = (conversation_id IS NOT NULL)),
     CONSTRAINT posting_work_pkey PRIMARY KEY (workflow_run_id, posting_id),
@@ -458,14 +459,14 @@ FUNCTION claim_chunk_v2(bigint,text,integer,integer)
     RETURNS json
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 4e9b31e68aca59f97d0603d69657055e;
+    BODY md5 44ac036cb3c6397f263c6edb642be4ca;
 
 FUNCTION complete_chunk(bigint,text,jsonb)
     ARGUMENTS p_run_id bigint, p_worker text, p_results jsonb
     RETURNS TABLE(posting_id bigint, accepted boolean, state text, next_conversation text, note text)
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 a024b1bd4f2806ddeb22d80acac2a231;
+    BODY md5 360d3e833a3494ae4aa8be3233920c6a;
 
 FUNCTION delete_log_rows()
     RETURNS trigger

@@ -53,7 +53,7 @@ BEGIN
      WHERE step.workflow_id = run.workflow_id
        AND (SELECT true FROM public.posting_work AS work
              WHERE work.workflow_run_id = p_run_id AND work.conversation_id = step.conversation_id
-               AND work.status = 'waiting'
+               AND work.status = 'waiting' AND (work.not_before IS NULL OR work.not_before <= now())
              LIMIT 1)
      ORDER BY step.execution_order
      LIMIT 1;
@@ -61,6 +61,7 @@ BEGIN
         SELECT work.conversation_id INTO wave
           FROM public.posting_work AS work
          WHERE work.workflow_run_id = p_run_id AND work.status = 'waiting'
+           AND (work.not_before IS NULL OR work.not_before <= now())
          LIMIT 1;
     END IF;
     IF wave IS NULL OR wave IS DISTINCT FROM coalesce(p_wave_in_flight, wave) THEN
@@ -96,7 +97,7 @@ BEGIN
             SELECT work.ctid
               FROM public.posting_work AS work
              WHERE work.workflow_run_id = $1 AND work.conversation_id = $2 AND work.status = 'waiting'
-               AND (work.reclaims >= 2) = $7
+               AND (work.reclaims >= 2) = $7 AND (work.not_before IS NULL OR work.not_before <= now())
              ORDER BY work.posting_id
              LIMIT CASE WHEN $7 THEN 1 ELSE $3 END
                FOR UPDATE SKIP LOCKED

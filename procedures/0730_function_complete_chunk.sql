@@ -15,6 +15,8 @@
 --   3. the output, the actor call (none for '[CIRCUIT_OPEN]': the actor was not called) and a checkpoint are stored and the posting moves on; its reclaim
 --      count starts again at 0 (a posting that makes progress is no poison pill); a posting that
 --      failed counts a failed run (postings.failed_runs, failure_reason, failed_conversation).
+-- A result with defer_seconds is not a result: the posting goes back to the pool, to be claimed again
+-- no sooner than that (state 'deferred'; its call is logged).
 -- A result whose claim token is stale (the lease expired and the posting was reclaimed, or it was
 -- already completed) changes nothing and is returned with accepted = false.
 CREATE OR REPLACE FUNCTION public.complete_chunk(p_run_id bigint, p_worker text, p_results jsonb)
@@ -40,6 +42,11 @@ BEGIN
         ) ON COMMIT DELETE ROWS;
     END IF;
     DELETE FROM pg_temp.turing_completion;
+    IF to_regclass('pg_temp.turing_deferred') IS NULL THEN
+        CREATE TEMPORARY TABLE turing_deferred (posting_id bigint PRIMARY KEY, seconds double precision)
+            ON COMMIT DELETE ROWS;
+    END IF;
+    DELETE FROM pg_temp.turing_deferred;
     SELECT c.conversation_id INTO handler_id FROM public.conversations AS c
      WHERE c.conversation_type = 'error_handler' AND c.enabled
        FOR KEY SHARE;  -- it cannot be deleted until this commits (what a foreign key's lock did)
@@ -65,6 +72,35 @@ BEGIN
       LEFT JOIN public.stages AS stage ON stage.stage_name = conversation.saves_stage
        FOR UPDATE OF work FOR KEY SHARE OF actor
     ON CONFLICT DO NOTHING;
+
+    -- DEFER: a result that asks for it (the server's Retry-After outlasted the retry cap) goes back to
+    -- the pool, not to be claimed again for defer_seconds; its call is logged, nothing else changes
+    IF jsonb_path_exists(p_results, '$[*] ? (exists(@.defer_seconds))') THEN
+        WITH deferred AS (
+            DELETE FROM pg_temp.turing_completion AS chunk
+             USING jsonb_to_recordset(p_results) AS given (posting_id bigint, defer_seconds double precision)
+             WHERE given.defer_seconds IS NOT NULL AND chunk.posting_id = given.posting_id
+            RETURNING chunk.*, greatest(given.defer_seconds, 0) AS seconds
+        ), logged AS (
+            INSERT INTO pg_temp.turing_deferred (posting_id, seconds)
+            SELECT deferred.posting_id, deferred.seconds FROM deferred
+        ), calls AS (
+            INSERT INTO public.actor_calls (workflow_run_id, posting_id, conversation_id, actor_id, status,
+                                            error_kind, latency_ms, prompt_tokens, completion_tokens, attempt,
+                                            http_status)
+            SELECT p_run_id, deferred.posting_id, deferred.conversation_id, deferred.actor_id, 'error',
+                   coalesce(deferred.error_kind, 'deferred'), deferred.latency_ms, deferred.prompt_tokens,
+                   deferred.completion_tokens, coalesce(call.attempt, 1), call.http_status
+              FROM deferred
+              LEFT JOIN jsonb_to_recordset(p_results) AS call (posting_id bigint, attempt integer, http_status integer)
+                ON call.posting_id = deferred.posting_id
+        )
+        UPDATE public.posting_work AS work
+           SET status = 'waiting', not_before = now() + make_interval(secs => deferred.seconds),
+               claim_token = NULL, claimed_by = NULL, lease_expires_at = NULL, updated_at = now()
+          FROM deferred
+         WHERE work.ctid = deferred.work_row;
+    END IF;
 
     -- KEYS: the conversations these postings may move to cannot be deleted until this commits (what
     -- a foreign key's lock did; guard_work_references() refuses the delete afterwards)
@@ -240,13 +276,17 @@ BEGIN
          WHERE work.ctid = ANY (ARRAY(SELECT moving.work_row FROM routed AS moving))
            AND work.ctid = routed.work_row
     )
-    SELECT result.posting_id, routed.posting_id IS NOT NULL, coalesce(routed.state, 'stale'),
+    SELECT result.posting_id, routed.posting_id IS NOT NULL OR deferred.posting_id IS NOT NULL,
+           CASE WHEN deferred.posting_id IS NOT NULL THEN 'deferred' ELSE coalesce(routed.state, 'stale') END,
            next.canonical_name,
-           CASE WHEN routed.posting_id IS NULL
+           CASE WHEN deferred.posting_id IS NOT NULL
+                THEN format('deferred: claimed again in %s s at the earliest', round(deferred.seconds::numeric, 1))
+                WHEN routed.posting_id IS NULL
                 THEN 'refused: the claim token is not the live claim of this posting (lease expired or already completed)'
                 ELSE routed.note END
       FROM (SELECT DISTINCT given.posting_id FROM jsonb_to_recordset(p_results) AS given (posting_id bigint)) AS result
       LEFT JOIN routed ON routed.posting_id = result.posting_id
+      LEFT JOIN pg_temp.turing_deferred AS deferred ON deferred.posting_id = result.posting_id
       LEFT JOIN public.conversations AS next ON next.conversation_id = routed.next_id
      ORDER BY result.posting_id;
 

@@ -358,6 +358,7 @@ def _result(token: str, claim: Claim, outcome: Outcome) -> dict[str, Any]:
         "attempt": outcome.attempt if outcome.attempt != 1 else None,
         "http_status": outcome.http_status,
         "load_ms": None if outcome.load_ms is None else round(outcome.load_ms, 3),
+        "defer_seconds": outcome.defer_seconds,
     }
 
 

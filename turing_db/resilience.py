@@ -13,9 +13,11 @@ retries as they say:
   half-opens and lets it through.
 A retryable outcome (a timeout, a refused connection, a 5xx) or a 429 is retried up to
 `retry.max_attempts`, after a full-jitter exponential backoff (`base_seconds` doubled per attempt, at
-most `cap_seconds`) or the server's Retry-After when it gave one (at most `cap_seconds`: a longer one
-ends the attempts). Fatal outcomes (4xx, invalid output) are not retried. Every attempt but the last
-is logged in actor_calls when it is settled; the last is logged with the posting's result.
+most `cap_seconds`) or the server's Retry-After when it gave one; a Retry-After longer than
+`cap_seconds` defers the posting instead (back to the pool, not claimed again until then: no slot
+is held meanwhile), at most `max_attempts` claims in a row. Fatal outcomes (4xx, invalid output)
+are not retried. Every attempt but the last is logged in actor_calls when it is settled; the last is
+logged with the posting's result.
 
 Guarded are the actors that call a server (`ollama`, `openai`), and any actor whose config sets
 `retry`, `breaker` or `rate_limit`, or whose row sets `max_concurrency`: a plain python or shell actor
@@ -109,7 +111,7 @@ class GuardedActor:
             logged = None if delay is None else self._call_row(task, outcome)
             self._settle(admission, outcome.failure_class or "ok", used if used else None, logged)
             if delay is None:
-                return outcome
+                return self._deferred(task, outcome)
             if not self._sleep(delay):
                 return outcome  # the worker is stopping: this result is not stored anyway
         raise AssertionError("unreachable: the last attempt returns")
@@ -166,6 +168,15 @@ class GuardedActor:
         if outcome.retry_after is not None:
             return outcome.retry_after if outcome.retry_after <= self.cap_seconds else None
         return backoff_seconds(attempt, self.base_seconds, self.cap_seconds, self.rng)
+
+    def _deferred(self, task: Task, outcome: Outcome) -> Outcome:
+        """A Retry-After longer than cap_seconds defers the posting (back to the pool until then) rather
+        than hold a slot, while its claims have attempts left: a posting is claimed at most max_attempts
+        times in a row this way."""
+        waited_too_long = outcome.retry_after is not None and outcome.retry_after > self.cap_seconds
+        if waited_too_long and int(task.context.get("attempt", 1)) < self.max_attempts:
+            return replace(outcome, defer_seconds=outcome.retry_after)
+        return outcome
 
     def _call_row(self, task: Task, outcome: Outcome) -> dict[str, Any]:
         """An attempt that will be retried, as actor_settle() logs it in actor_calls."""

@@ -324,7 +324,11 @@ class WaveBatchProcessor:
         for completion in stale:
             log.warning("stale result refused", run_id=chunk.workflow_run_id, posting_id=completion.posting_id,
                         note=completion.note)  # fmt: skip
-        self._counters.add(len(results) - len(stale), len(stale))
+        deferred = [completion for completion in completions if completion.state == "deferred"]
+        for completion in deferred:
+            log.info("posting deferred", run_id=chunk.workflow_run_id, posting_id=completion.posting_id,
+                     note=completion.note)  # fmt: skip
+        self._counters.add(len(results) - len(stale) - len(deferred), len(stale))
         if self.on_progress:
             progress = database.run_progress(self.engine, chunk.workflow_run_id)
             self.on_progress(progress, chunk.conversation, self._counters.steps)

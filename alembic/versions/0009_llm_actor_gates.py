@@ -4,7 +4,8 @@ actor_admit() before every call, actor_settle() after it; actor_policy() fills i
 and rate-limit defaults and claim_chunk_v2() hands it to workers; the view circuit_breakers and
 reset_circuit_breaker(); actor_calls records the attempt, the HTTP status and the model's load time;
 validate_workflow() checks the ollama/openai keys of the contract and every actor's retry, breaker and
-rate_limit settings (actor_policy_problems())
+rate_limit settings (actor_policy_problems()); a posting whose server asked for a Retry-After longer
+than the retry cap is deferred (posting_work.not_before) instead of holding a slot
 
 Revision ID: 0009
 Revises: 0008
@@ -58,6 +59,9 @@ CREATE TABLE circuit_breaker_events (
 );
 CREATE INDEX circuit_breaker_events_actor_idx ON circuit_breaker_events (actor_id, changed_at);
 
+-- a posting deferred by a server's long Retry-After is not claimed again before not_before
+ALTER TABLE posting_work ADD COLUMN not_before timestamptz;
+
 ALTER TABLE actor_calls
     ADD COLUMN attempt integer NOT NULL DEFAULT 1 CHECK (attempt >= 1),
     ADD COLUMN http_status integer,
@@ -77,6 +81,7 @@ DROP FUNCTION public.actor_policy(jsonb);
 DROP FUNCTION public.actor_policy_problems(jsonb);
 DROP TABLE circuit_breaker_events, actor_permits, actor_gates;
 ALTER TABLE actor_calls DROP COLUMN attempt, DROP COLUMN http_status, DROP COLUMN load_ms;
+ALTER TABLE posting_work DROP COLUMN not_before;
 """
 
 
@@ -122,12 +127,12 @@ def upgrade() -> None:
     install(
         connection,
         "0720_function_claim_chunk_v2.sql",
-        "1675fdb4e407774768d0df68c90b78b2e72f51b4c243bd02b3a9df701ffe8bf6",
+        "80c93dfee7d8e436d33945db3d11e74654d791487fa5752995200ac240dd15fa",
     )
     install(
         connection,
         "0730_function_complete_chunk.sql",
-        "b4430a648e3df5490db61ecb1a4311dccaf1afd0750c8339b3f4c9b5da0da6a8",
+        "edc4a19f64911e2a6aaa3af98676c0444a5b926c6932576b8a39a3413bf2e57d",
     )
     install(
         connection,

@@ -208,3 +208,24 @@ def test_an_ollama_chat_with_a_json_schema_counts_tokens_and_turing_actors_shows
     reset = subprocess.run([sys.executable, "-m", "turing_db.cli", "actors", "reset-breaker", "test_python"],
                            env=turing_env, capture_output=True, text=True, timeout=60)  # fmt: skip
     assert reset.returncode == 0 and "closed already" in reset.stdout
+
+
+def test_a_retry_after_beyond_the_cap_defers_the_posting_instead_of_holding_a_slot(
+    engine: Engine, workflows: CommittedWorkflows, llm: LoopbackLLM
+) -> None:
+    one_llm_step(workflows, llm, retry={"max_attempts": 3, "base_seconds": 0.01, "cap_seconds": 0.5})
+    add_postings(engine, 10)
+    llm.script(Fault.rate_limited(2))  # the first request: come back in 2 s
+    summary = WaveBatchProcessor(W, engine=engine, chunk_size=10).run()
+    assert (summary.status, summary.completed, summary.steps_executed) == ("completed", 10, 10)
+    assert llm.requests == 11
+    calls = rows(
+        engine, "SELECT posting_id, status, error_kind, created_at FROM actor_calls ORDER BY actor_call_id"
+    )
+    [(deferred, _, kind, asked)] = [call for call in calls if call[1] == "error"]
+    assert kind == "rate_limited"
+    answered = [call[3] for call in calls if call[0] == deferred and call[1] == "success"]
+    others = [call[3] for call in calls if call[0] != deferred]
+    assert len(answered) == 1 and (answered[0] - asked).total_seconds() >= 2
+    assert max(others) < answered[0] and (max(others) - asked).total_seconds() < 1.5  # nobody waited for it
+    assert rows(engine, "SELECT count(*) FROM posting_work WHERE not_before IS NOT NULL") == [(1,)]

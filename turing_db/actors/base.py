@@ -62,6 +62,7 @@ class Outcome:
     load_ms: float | None = None  # the server's model load time (Ollama's load_duration)
     failed_as: str | None = None  # RETRYABLE, RATE_LIMITED or FATAL; None: derived from the sentinel
     attempt: int = 1  # which attempt this was (turing_db.resilience retries)
+    defer_seconds: float | None = None  # not a result: claim the posting again no sooner than this
 
     @property
     def ok(self) -> bool:
