@@ -411,7 +411,7 @@ FUNCTION actor_admit(integer,text,integer)
     RETURNS json
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 7c987412f7bf941f39d709dd8a9637f8;
+    BODY md5 14225c47595e4eae1cc659bd305eb1f3;
 
 FUNCTION actor_gate_change(integer,text,text)
     ARGUMENTS p_actor_id integer, p_to_state text, p_reason text
@@ -439,7 +439,7 @@ FUNCTION actor_settle(uuid,integer,text,integer,jsonb)
     RETURNS TABLE(breaker_state text, changed_from text)
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 a1035a4e7185faba75d88d45aa5d9b0b;
+    BODY md5 1b2c5ca53b6bd8797c3d4f7f8d3f01bc;
 
 FUNCTION branch_matches(text,text,text)
     ARGUMENTS p_condition text, p_output text, p_sentinel text

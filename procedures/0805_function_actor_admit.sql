@@ -47,8 +47,11 @@ BEGIN
         RAISE EXCEPTION 'actor_id % does not exist', p_actor_id USING ERRCODE = 'no_data_found';
     END IF;
     policy := public.actor_policy(actor.config);
-    INSERT INTO public.actor_gates (actor_id) VALUES (p_actor_id) ON CONFLICT (actor_id) DO NOTHING;
     SELECT * INTO gate FROM public.actor_gates AS g WHERE g.actor_id = p_actor_id FOR UPDATE;
+    IF NOT FOUND THEN  -- the actor's first call: its gate row is made (by one worker; the others wait)
+        INSERT INTO public.actor_gates (actor_id) VALUES (p_actor_id) ON CONFLICT (actor_id) DO NOTHING;
+        SELECT * INTO gate FROM public.actor_gates AS g WHERE g.actor_id = p_actor_id FOR UPDATE;
+    END IF;
 
     -- 1. leases that ended free their slots
     DELETE FROM public.actor_permits AS expired
@@ -100,11 +103,13 @@ BEGIN
     END IF;
 
     -- GO: take a request, the estimated tokens and a leased permit
-    UPDATE public.actor_gates AS g
-       SET requests_left = CASE WHEN rpm > 0 THEN gate.requests_left - 1 END,
-           tokens_left = CASE WHEN tpm > 0 THEN gate.tokens_left - greatest(p_estimated_tokens, 0) END,
-           refilled_at = now()
-     WHERE g.actor_id = p_actor_id;
+    IF rpm > 0 OR tpm > 0 OR gate.requests_left IS NOT NULL OR gate.tokens_left IS NOT NULL THEN
+        UPDATE public.actor_gates AS g
+           SET requests_left = CASE WHEN rpm > 0 THEN gate.requests_left - 1 END,
+               tokens_left = CASE WHEN tpm > 0 THEN gate.tokens_left - greatest(p_estimated_tokens, 0) END,
+               refilled_at = now()
+         WHERE g.actor_id = p_actor_id;
+    END IF;
     permit := gen_random_uuid();
     INSERT INTO public.actor_permits (permit_id, actor_id, worker_id, probe, estimated_tokens, expires_at)
     VALUES (permit, p_actor_id, p_worker, is_probe, greatest(p_estimated_tokens, 0),

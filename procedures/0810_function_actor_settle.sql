@@ -35,8 +35,11 @@ BEGIN
     PERFORM set_config('synchronous_commit', 'off', true);
     SELECT public.actor_policy(actor.config) -> 'breaker' INTO breaker
       FROM public.actors AS actor WHERE actor.actor_id = p_actor_id;
-    INSERT INTO public.actor_gates (actor_id) VALUES (p_actor_id) ON CONFLICT (actor_id) DO NOTHING;
     SELECT * INTO gate FROM public.actor_gates AS g WHERE g.actor_id = p_actor_id FOR UPDATE;
+    IF NOT FOUND THEN  -- the actor's first call: its gate row is made (by one worker; the others wait)
+        INSERT INTO public.actor_gates (actor_id) VALUES (p_actor_id) ON CONFLICT (actor_id) DO NOTHING;
+        SELECT * INTO gate FROM public.actor_gates AS g WHERE g.actor_id = p_actor_id FOR UPDATE;
+    END IF;
     before := gate.state;
     DELETE FROM public.actor_permits AS given WHERE given.permit_id = p_permit_id RETURNING * INTO permit;
 

@@ -107,12 +107,12 @@ def upgrade() -> None:
     install(
         connection,
         "0805_function_actor_admit.sql",
-        "a99612a8f8a10f5ac1238cb2f62dd1aa6adc6f09fbf28105f8d2182f63b12e6b",
+        "650852e8913cd031f0b041b1bd4b4bcfb08ee9b49274db55b011c92fa6126ae4",
     )
     install(
         connection,
         "0810_function_actor_settle.sql",
-        "a1aa3ee4229b46d1991130fd4b644c0595c3125f64b9b5fe3c4fd4970fccd3ec",
+        "c869f32b51d236e1946955c77e64fea38ef628a87ba3f727cec1749e13fc0179",
     )
     install(
         connection,

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -229,3 +230,81 @@ def test_a_retry_after_beyond_the_cap_defers_the_posting_instead_of_holding_a_sl
     assert len(answered) == 1 and (answered[0] - asked).total_seconds() >= 2
     assert max(others) < answered[0] and (max(others) - asked).total_seconds() < 1.5  # nobody waited for it
     assert rows(engine, "SELECT count(*) FROM posting_work WHERE not_before IS NOT NULL") == [(1,)]
+
+
+def open_the_breaker(engine: Engine) -> None:
+    """Settle one retryable failure: with failure_threshold 1 the breaker is open for reset_seconds."""
+    from turing_db import database
+
+    with engine.connect() as conn:
+        actor_id = conn.execute(
+            text("SELECT actor_id FROM actors WHERE actor_name = 'test_python'")
+        ).scalar_one()
+    admission = database.actor_admit(engine, actor_id, "test", 0)
+    assert admission.permit_id is not None
+    assert database.actor_settle(engine, admission.permit_id, actor_id, "retryable", None) == (
+        "open",
+        "closed",
+    )
+
+
+PROBING = {"failure_threshold": 1, "reset_seconds": 1, "success_threshold": 1, "half_open_probes": 1,
+           "on_open": "wait"}  # fmt: skip
+
+
+def start_joined_worker(env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "turing_db.cli", "run", "--workflow", str(W), "--join"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+
+@pytest.mark.slow
+def test_two_worker_processes_send_exactly_one_probe_while_half_open(
+    engine: Engine, workflows: CommittedWorkflows, turing_env: dict[str, str]
+) -> None:
+    with LoopbackLLM(latency=0.5, slots=16) as llm:
+        one_llm_step(workflows, llm, breaker=PROBING)
+        add_postings(engine, 20)
+        open_the_breaker(engine)
+        env = {**turing_env, "PYTHONPATH": str(TESTS_DIR)}
+        workers = [start_joined_worker(env) for _ in range(2)]
+        for worker in workers:
+            out, err = worker.communicate(timeout=120)
+            assert worker.returncode == 0, out + err
+        arrivals = sorted(llm.timestamps)
+        assert len(arrivals) == 20
+        # the probe went alone: nothing else reached the server until it had answered (0.5 s)
+        assert arrivals[1] - arrivals[0] >= 0.45, arrivals[:3]
+        assert llm.max_in_flight > 1  # and once it closed, both processes' calls went at once
+
+
+@pytest.mark.slow
+def test_a_probe_whose_worker_is_killed_frees_its_slot_when_its_lease_ends(
+    engine: Engine, workflows: CommittedWorkflows, turing_env: dict[str, str]
+) -> None:
+    with LoopbackLLM(latency=0.01, slots=16) as llm:
+        one_llm_step(workflows, llm, breaker=PROBING)
+        workflows.set_actor(
+            "test_python",
+            "openai",
+            {"base_url": llm.openai_base_url, "model": "m", "breaker": PROBING},
+            timeout=1,
+        )  # a permit's lease: 6 s
+        add_postings(engine, 10)
+        open_the_breaker(engine)
+        llm.script(Fault.hang())  # the first probe never gets an answer
+        env = {**turing_env, "PYTHONPATH": str(TESTS_DIR)}
+        prober = start_joined_worker(env)
+        deadline = time.monotonic() + 30
+        while llm.requests == 0:
+            assert time.monotonic() < deadline and prober.poll() is None, "no probe was sent"
+            time.sleep(0.02)
+        prober.kill()  # kill -9 while its probe is in flight: its permit is never settled
+        prober.communicate()
+        killed_at = time.monotonic()
+        survivor = start_joined_worker(env)
+        out, err = survivor.communicate(timeout=120)
+        assert survivor.returncode == 0, out + err
+        arrivals = sorted(llm.timestamps)
+        assert len(arrivals) == 11  # the lost probe, then every posting (the dead one's claims came back)
+        assert arrivals[1] - killed_at >= 4, "a probe went out before the dead probe's lease ended"
+    assert rows(engine, "SELECT count(*) FROM conversation_outputs WHERE NOT is_error") == [(10,)]
