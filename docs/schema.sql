@@ -54,6 +54,7 @@ CREATE TABLE actor_gates (
     requests_left double precision,
     tokens_left double precision,
     refilled_at timestamp with time zone DEFAULT now() NOT NULL,
+    changed_at timestamp with time zone DEFAULT '-infinity'::timestamp with time zone NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT actor_gates_actor_id_fkey FOREIGN KEY (actor_id) REFERENCES actors(actor_id) ON DELETE CASCADE,
     CONSTRAINT actor_gates_check CHECK ((state = 'open'::text) = (retry_at IS NOT NULL)),
@@ -335,7 +336,7 @@ CREATE VIEW circuit_breakers AS
     (( SELECT count(*) AS count
            FROM unnest(gate.failures) failed_at(failed_at)
           WHERE gate.state <> 'closed'::text OR failed_at.failed_at > (now() - make_interval(secs => (policy.breaker ->> 'window_seconds'::text)::double precision))))::integer AS failures_in_window,
-    (policy.breaker ->> 'failure_threshold'::text)::integer AS failure_threshold,
+    (policy.breaker ->> 'failure_threshold'::text)::numeric AS failure_threshold,
     gate.opened_at,
     gate.retry_at,
     COALESCE(gate.probe_successes, 0) AS probe_successes,
@@ -411,35 +412,42 @@ FUNCTION actor_admit(integer,text,integer)
     RETURNS json
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 14225c47595e4eae1cc659bd305eb1f3;
+    BODY md5 9de347fa52c6a1c68df9abc2d6dd7703;
 
 FUNCTION actor_gate_change(integer,text,text)
     ARGUMENTS p_actor_id integer, p_to_state text, p_reason text
     RETURNS actor_gates
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 717ccb59e52877edda6450148fa85495;
+    BODY md5 0d7f68fa02801cdda67ef4c6af9ba5f0;
 
 FUNCTION actor_policy(jsonb)
     ARGUMENTS p_config jsonb
     RETURNS jsonb
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 365077220c4328aac6e2e8165055dfb5;
+    BODY md5 1710dadc879d4545ad225a22c84fb580;
 
 FUNCTION actor_policy_problems(jsonb)
     ARGUMENTS p_config jsonb
     RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 ad653ee2cc7fa254f34a4f7bef63f227;
+    BODY md5 eb2b32f70b8ad907213d99c583f7bb6d;
+
+FUNCTION actor_policy_section_fits(text,jsonb)
+    ARGUMENTS p_section text, p_value jsonb
+    RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path=pg_catalog, public, pg_temp
+    BODY md5 008f65185ac29358d18d9e1987e431a7;
 
 FUNCTION actor_settle(uuid,integer,text,integer,jsonb)
     ARGUMENTS p_permit_id uuid, p_actor_id integer, p_outcome text, p_tokens integer DEFAULT NULL::integer, p_call jsonb DEFAULT NULL::jsonb
     RETURNS TABLE(breaker_state text, changed_from text)
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 1b2c5ca53b6bd8797c3d4f7f8d3f01bc;
+    BODY md5 dc7d78f621369c2001eafe256d375457;
 
 FUNCTION branch_matches(text,text,text)
     ARGUMENTS p_condition text, p_output text, p_sentinel text
@@ -575,7 +583,7 @@ FUNCTION reset_circuit_breaker(text)
     RETURNS text
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 412719ffceacd4580c47ffc8372ed3cb;
+    BODY md5 cbc46586eee7173e819a6ea40899c6ea;
 
 FUNCTION retry_postings(bigint,text)
     ARGUMENTS p_posting_id bigint DEFAULT NULL::bigint, p_conversation text DEFAULT NULL::text

@@ -24,6 +24,7 @@ BEGIN
            opened_at = CASE WHEN p_to_state = 'open' THEN now() ELSE current.opened_at END,
            retry_at = CASE WHEN p_to_state = 'open' THEN now() + make_interval(secs => reset_seconds) END,
            probe_successes = 0,
+           changed_at = now(),
            failures = CASE WHEN p_to_state = 'open' THEN current.failures ELSE '{}' END,
            updated_at = now()
      WHERE current.actor_id = p_actor_id

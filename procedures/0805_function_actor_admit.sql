@@ -2,6 +2,7 @@
 -- for every worker on every machine: the actor's gate row is locked while it is taken, so no two
 -- workers can both take the last slot, probe or token. Returns JSON:
 --   {"decision": "go", "permit_id": …, "probe": bool, "state": …}  call, then actor_settle(permit_id)
+--   (with "changed_from": "open" when this admission half-opened the breaker)
 --   {"decision": "wait", "reason": "concurrency"|"rate_limit", "wait_seconds": s}  ask again in s
 --   {"decision": "open", "state": "open"|"half_open", "on_open": "fail"|"wait", "wait_seconds": s}
 --      the breaker refuses the call (s: until it half-opens, or a probe slot may free)
@@ -17,8 +18,9 @@
 --      and its estimated tokens (the token bucket may go below zero for a call larger than it
 --      holds: later calls wait until it has refilled); actor_settle() corrects the estimate with the
 --      real usage. A refusal says how long until the bucket has enough, so a worker never spins.
--- The permit's lease is the actor's timeout plus 5 s: an HTTP call ends by its timeout, so a permit
--- still held after that belongs to a worker that died (or to a Python call that overran).
+-- The permit's lease is twice the actor's timeout plus 5 s: an HTTP attempt ends within that (its
+-- deadline is checked between reads, and one read may take a whole timeout), so a permit still held
+-- after that belongs to a worker that died (or to a Python call that overran).
 CREATE OR REPLACE FUNCTION public.actor_admit(p_actor_id integer, p_worker text, p_estimated_tokens integer DEFAULT 0)
 RETURNS json
 LANGUAGE plpgsql
@@ -38,6 +40,8 @@ DECLARE
     probes      integer;
     is_probe    boolean;
     permit      uuid;
+    changed_from text;
+    clock       timestamptz;
 BEGIN
     -- the gate is advisory state, called twice per LLM call: its commit need not wait for the disk (a
     -- crash of the server loses at most its last instants: a permit, a bucket's refill, a failure)
@@ -60,6 +64,7 @@ BEGIN
     -- 2. BREAKER
     IF gate.state = 'open' AND now() >= gate.retry_at THEN
         gate := public.actor_gate_change(p_actor_id, 'half_open', 'reset_seconds passed: probing');
+        changed_from := 'open';
     END IF;
     IF gate.state = 'open' THEN
         RETURN json_build_object('decision', 'open', 'state', 'open', 'on_open', policy -> 'breaker' ->> 'on_open',
@@ -68,9 +73,9 @@ BEGIN
     SELECT count(*), count(*) FILTER (WHERE permit.probe) INTO in_flight, probes
       FROM public.actor_permits AS permit WHERE permit.actor_id = p_actor_id;
     is_probe := gate.state = 'half_open';
-    IF is_probe AND probes >= (policy -> 'breaker' ->> 'half_open_probes')::integer THEN
+    IF is_probe AND probes >= (policy -> 'breaker' ->> 'half_open_probes')::numeric THEN
         RETURN json_build_object('decision', 'open', 'state', 'half_open', 'on_open', policy -> 'breaker' ->> 'on_open',
-                                 'wait_seconds', 1);
+                                 'wait_seconds', 1, 'changed_from', changed_from);
     END IF;
 
     -- 3. CONCURRENCY across all workers
@@ -81,7 +86,8 @@ BEGIN
     -- 4. RATE LIMITS
     rpm := (policy -> 'rate_limit' ->> 'requests_per_minute')::double precision;
     tpm := (policy -> 'rate_limit' ->> 'tokens_per_minute')::double precision;
-    elapsed := greatest(extract(epoch FROM now() - gate.refilled_at), 0);
+    clock := clock_timestamp();  -- read after the lock: now() (the transaction's start) may be older
+    elapsed := greatest(extract(epoch FROM clock - gate.refilled_at), 0);  -- than the last refill
     IF rpm > 0 THEN
         gate.requests_left := least(greatest(rpm / 60, 1), coalesce(gate.requests_left, greatest(rpm / 60, 1)) + elapsed * rpm / 60);
         IF gate.requests_left < 1 THEN
@@ -97,7 +103,7 @@ BEGIN
     END IF;
     IF wait > 0 THEN
         UPDATE public.actor_gates AS g
-           SET requests_left = gate.requests_left, tokens_left = gate.tokens_left, refilled_at = now()
+           SET requests_left = gate.requests_left, tokens_left = gate.tokens_left, refilled_at = clock
          WHERE g.actor_id = p_actor_id;
         RETURN json_build_object('decision', 'wait', 'reason', 'rate_limit', 'wait_seconds', wait);
     END IF;
@@ -107,13 +113,14 @@ BEGIN
         UPDATE public.actor_gates AS g
            SET requests_left = CASE WHEN rpm > 0 THEN gate.requests_left - 1 END,
                tokens_left = CASE WHEN tpm > 0 THEN gate.tokens_left - greatest(p_estimated_tokens, 0) END,
-               refilled_at = now()
+               refilled_at = clock
          WHERE g.actor_id = p_actor_id;
     END IF;
     permit := gen_random_uuid();
     INSERT INTO public.actor_permits (permit_id, actor_id, worker_id, probe, estimated_tokens, expires_at)
     VALUES (permit, p_actor_id, p_worker, is_probe, greatest(p_estimated_tokens, 0),
-            now() + make_interval(secs => actor.timeout_seconds + 5));
-    RETURN json_build_object('decision', 'go', 'permit_id', permit, 'probe', is_probe, 'state', gate.state);
+            now() + make_interval(secs => 2 * actor.timeout_seconds + 5));
+    RETURN json_build_object('decision', 'go', 'permit_id', permit, 'probe', is_probe, 'state', gate.state,
+                             'changed_from', changed_from);
 END;
 $function$;

@@ -3,10 +3,13 @@
 -- tokens is the call's real usage (prompt + completion) or NULL. The permit is given back and:
 --   * the token bucket is corrected by the estimate minus the real usage;
 --   * BREAKER, closed: a retryable failure (a rate-limited one only when the breaker's
---     count_rate_limits is true) joins the failures of the last window_seconds; failure_threshold of
---     them open it. half_open: a probe's success counts towards success_threshold, which closes it;
+--     count_rate_limits is true) of a call admitted since the breaker last changed state joins the
+--     failures of the last window_seconds; failure_threshold of them open it. half_open: a probe's success counts towards success_threshold, which closes it;
 --     a probe's failure opens it again. Fatal outcomes are ignored (neither failure nor success), and
---     so are calls that were admitted before the breaker last changed state (they are not probes).
+--     so are calls that were admitted before the breaker last changed state. Only servers' failures
+--     count (ollama, openai), and those of an actor whose config sets a breaker.
+--   * a permit that is not there (settled already: a retried call whose reply was lost; or its lease
+--     ended) changes nothing.
 --   * call, when given, is an attempt that will be retried: it is logged in actor_calls now (the
 --     final attempt is logged by complete_chunk() with the posting's result), keys: workflow_run_id,
 --     posting_id, conversation_id, error_kind, latency_ms, prompt_tokens, completion_tokens, attempt,
@@ -25,6 +28,8 @@ DECLARE
     permit   public.actor_permits;
     failing  boolean;
     before   text;
+    kind     text;
+    configured jsonb;
 BEGIN
     IF p_outcome NOT IN ('ok', 'retryable', 'rate_limited', 'fatal') THEN
         RAISE EXCEPTION 'outcome % is not ok, retryable, rate_limited or fatal', p_outcome
@@ -33,7 +38,8 @@ BEGIN
     -- the gate is advisory state, called twice per LLM call: its commit need not wait for the disk (a
     -- crash of the server loses at most its last instants: a permit, a bucket's refill, a failure)
     PERFORM set_config('synchronous_commit', 'off', true);
-    SELECT public.actor_policy(actor.config) -> 'breaker' INTO breaker
+    SELECT public.actor_policy(actor.config) -> 'breaker', actor.actor_type, actor.config
+      INTO breaker, kind, configured
       FROM public.actors AS actor WHERE actor.actor_id = p_actor_id;
     SELECT * INTO gate FROM public.actor_gates AS g WHERE g.actor_id = p_actor_id FOR UPDATE;
     IF NOT FOUND THEN  -- the actor's first call: its gate row is made (by one worker; the others wait)
@@ -43,13 +49,22 @@ BEGIN
     before := gate.state;
     DELETE FROM public.actor_permits AS given WHERE given.permit_id = p_permit_id RETURNING * INTO permit;
 
-    IF gate.tokens_left IS NOT NULL AND p_tokens IS NOT NULL AND permit.permit_id IS NOT NULL THEN
+    IF permit.permit_id IS NULL THEN
+        -- settled already (a retry of a call whose reply was lost), or its lease ended: nothing to count
+        RETURN QUERY SELECT gate.state, NULL::text;
+        RETURN;
+    END IF;
+
+    IF gate.tokens_left IS NOT NULL AND p_tokens IS NOT NULL THEN
         UPDATE public.actor_gates AS g SET tokens_left = g.tokens_left + permit.estimated_tokens - p_tokens
          WHERE g.actor_id = p_actor_id;
     END IF;
 
-    failing := p_outcome = 'retryable' OR (p_outcome = 'rate_limited' AND (breaker ->> 'count_rate_limits')::boolean);
-    IF gate.state = 'closed' AND failing THEN
+    -- only a server's failures count (and any actor's whose config sets a breaker): a python or shell
+    -- actor capped by max_concurrency alone keeps its plain behaviour
+    failing := (p_outcome = 'retryable' OR (p_outcome = 'rate_limited' AND (breaker ->> 'count_rate_limits')::boolean))
+               AND (kind IN ('ollama', 'openai') OR configured ? 'breaker');
+    IF gate.state = 'closed' AND failing AND permit.granted_at >= gate.changed_at THEN
         UPDATE public.actor_gates AS g
            SET failures = ARRAY(SELECT failed_at FROM unnest(g.failures) AS failed_at
                                  WHERE failed_at > now() - make_interval(secs => (breaker ->> 'window_seconds')::double precision)
@@ -57,7 +72,7 @@ BEGIN
                updated_at = now()
          WHERE g.actor_id = p_actor_id
         RETURNING * INTO gate;
-        IF cardinality(gate.failures) >= (breaker ->> 'failure_threshold')::integer THEN
+        IF cardinality(gate.failures) >= (breaker ->> 'failure_threshold')::numeric THEN
             gate := public.actor_gate_change(p_actor_id, 'open',
                         format('%s failures within %s s', cardinality(gate.failures), breaker ->> 'window_seconds'));
         END IF;
@@ -68,7 +83,7 @@ BEGIN
             UPDATE public.actor_gates AS g SET probe_successes = g.probe_successes + 1, updated_at = now()
              WHERE g.actor_id = p_actor_id
             RETURNING * INTO gate;
-            IF gate.probe_successes >= (breaker ->> 'success_threshold')::integer THEN
+            IF gate.probe_successes >= (breaker ->> 'success_threshold')::numeric THEN
                 gate := public.actor_gate_change(p_actor_id, 'closed',
                             format('%s probes succeeded', gate.probe_successes));
             END IF;

@@ -21,7 +21,8 @@ BEGIN
     SELECT gate.state INTO before FROM public.actor_gates AS gate WHERE gate.actor_id = target FOR UPDATE;
     PERFORM public.actor_gate_change(target, 'closed', 'reset by hand');
     UPDATE public.actor_gates AS gate SET failures = '{}' WHERE gate.actor_id = target;
-    DELETE FROM public.actor_permits AS permit WHERE permit.actor_id = target AND permit.probe;
+    UPDATE public.actor_permits AS permit SET probe = false  -- still in flight: they keep their slots
+     WHERE permit.actor_id = target AND permit.probe;
     RETURN nullif(before, 'closed');
 END;
 $function$;

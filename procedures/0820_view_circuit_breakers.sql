@@ -16,7 +16,7 @@ SELECT actor.actor_id,
          WHERE gate.state <> 'closed'
             OR failed_at > now() - make_interval(secs => (policy.breaker ->> 'window_seconds')::double precision))::integer
                                                                                           AS failures_in_window,
-       (policy.breaker ->> 'failure_threshold')::integer                                 AS failure_threshold,
+       (policy.breaker ->> 'failure_threshold')::numeric                                 AS failure_threshold,
        gate.opened_at,
        gate.retry_at,
        coalesce(gate.probe_successes, 0)                                                 AS probe_successes,

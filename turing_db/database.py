@@ -409,6 +409,7 @@ class Admission:
     reason: str | None = None
     wait_seconds: float = 0.0
     on_open: str | None = None
+    changed_from: str | None = None  # this admission half-opened the breaker (it was open)
 
 
 @retry_while_unreachable
@@ -428,6 +429,7 @@ def actor_admit(engine: Engine, actor_id: int, worker: str, estimated_tokens: in
         reason=answer.get("reason"),
         wait_seconds=float(answer.get("wait_seconds") or 0),
         on_open=answer.get("on_open"),
+        changed_from=answer.get("changed_from"),
     )
 
 

@@ -21,7 +21,9 @@ logged with the posting's result.
 
 Guarded are the actors that call a server (`ollama`, `openai`), and any actor whose config sets
 `retry`, `breaker` or `rate_limit`, or whose row sets `max_concurrency`: a plain python or shell actor
-costs no database round trip per call.
+costs no database round trip per call. A python or shell actor is retried, and its failures count
+against a breaker, only when its config sets `retry` / `breaker`: a cap alone changes nothing else.
+A gate the database cannot answer fails that posting alone ([ERROR], `gate_unavailable`, not called).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from turing_db import database
-from turing_db.actors import CIRCUIT_OPEN, Actor, ActorSpec, Outcome, Task
+from turing_db.actors import CIRCUIT_OPEN, ERROR, Actor, ActorSpec, Outcome, Task
 from turing_db.actors.base import FATAL, RATE_LIMITED, RETRYABLE
 from turing_db.logs import get_logger
 
@@ -44,6 +46,7 @@ log = get_logger(__name__)
 SERVER_TYPES = ("ollama", "openai")
 POLICY_KEYS = ("retry", "breaker", "rate_limit")
 SLEEP_STEP_SECONDS = 0.2  # how soon a stopping worker's waits notice it
+CONCURRENCY_WAIT_SECONDS = (0.02, 0.5)  # a call waiting for a free slot asks again after 20 ms, … 0.5 s
 
 
 def is_guarded(spec: ActorSpec) -> bool:
@@ -85,31 +88,45 @@ class GuardedActor:
         self.stopping = stopping
         self.rng = rng or random.Random()
         retry = spec.policy.get("retry") or {}
-        self.max_attempts = max(1, int(retry.get("max_attempts", 3)))
+        calls_a_server = spec.actor_type in SERVER_TYPES
+        # a python or shell actor guarded for its cap alone is tried once, as it was before
+        self.max_attempts = (
+            max(1, int(retry.get("max_attempts", 3))) if calls_a_server or "retry" in spec.config else 1
+        )
         self.base_seconds = float(retry.get("base_seconds", 1))
         self.cap_seconds = float(retry.get("cap_seconds", 30))
         self.on_open = (spec.policy.get("breaker") or {}).get("on_open", "fail")
-        # what the executor allows one posting, all attempts and backoffs included
+        # what the executor allows one posting: a server's attempts keep their own deadlines and its
+        # waits for admission last as long as the database says; a local call's attempts and backoffs
         self.deadline_seconds = (
             float("inf")
-            if self.on_open == "wait"
+            if calls_a_server or self.on_open == "wait"
             else self.max_attempts * (spec.timeout_seconds + 1) + (self.max_attempts - 1) * self.cap_seconds
         )
 
     def execute(self, task: Task) -> Outcome:
         for attempt in range(1, self.max_attempts + 1):
-            admission = self._admitted(task)
+            try:
+                admission = self._admitted(task)
+            except Exception as error:  # the database refused or stayed away past the outage policy
+                return self._gate_failed(error)
             if admission.permit_id is None:
                 return self._not_called(admission)
             try:
                 outcome = replace(self.actor.execute(task), attempt=attempt)
-            except BaseException:  # actors do not raise; if one does, its permit goes back all the same
-                self._settle(admission, RETRYABLE, None, None)
+            except BaseException:  # actors do not raise; if one does, its permit goes back, not counted
+                self._settle_quietly(admission, FATAL)
                 raise
             delay = self._retry_delay(outcome, attempt)
             used = (outcome.prompt_tokens or 0) + (outcome.completion_tokens or 0)
             logged = None if delay is None else self._call_row(task, outcome)
-            self._settle(admission, outcome.failure_class or "ok", used if used else None, logged)
+            try:
+                self._settle(admission, outcome.failure_class or "ok", used if used else None, logged)
+            except Exception as error:  # the call happened: keep its outcome; the permit's lease frees it
+                log.warning(
+                    "could not settle a call with the database", actor=self.name, error=str(error)[:200]
+                )
+                return self._deferred(task, outcome)
             if delay is None:
                 return self._deferred(task, outcome)
             if not self._sleep(delay):
@@ -122,13 +139,20 @@ class GuardedActor:
         """Ask until the database says go or open (waiting in between as it says); `open` with
         on_open "wait" waits too."""
         estimate = self._estimate(task)
+        busy_wait = CONCURRENCY_WAIT_SECONDS[0]
         while True:
             admission = database.actor_admit(self.engine, self._actor_id, self.worker, estimate)
+            if admission.changed_from is not None:
+                log.warning(f"circuit breaker {admission.state}", actor=self.name, from_state=admission.changed_from,
+                            state=admission.state)  # fmt: skip
             if admission.decision == "go":
                 return admission
             if admission.decision == "open" and self.on_open != "wait":
                 return admission
-            if not self._sleep(max(admission.wait_seconds, 0.01)):
+            wait = admission.wait_seconds
+            if admission.reason == "concurrency":  # no slot: ask less often the longer it lasts
+                wait, busy_wait = busy_wait, min(busy_wait * 2, CONCURRENCY_WAIT_SECONDS[1])
+            if not self._sleep(max(wait, 0.01)):
                 return admission
 
     def _settle(self, admission: database.Admission, outcome_class: str, tokens: int | None,
@@ -139,6 +163,17 @@ class GuardedActor:
         )
         if changed_from is not None:
             log.warning(f"circuit breaker {state}", actor=self.name, from_state=changed_from, state=state)
+
+    def _settle_quietly(self, admission: database.Admission, outcome_class: str) -> None:
+        try:
+            self._settle(admission, outcome_class, None, None)
+        except Exception as error:  # the failure being raised matters more; the lease frees the permit
+            log.warning("could not settle a call with the database", actor=self.name, error=str(error)[:200])
+
+    def _gate_failed(self, error: Exception) -> Outcome:
+        log.warning("the actor's gate is unavailable", actor=self.name, error=str(error)[:200])
+        return Outcome(sentinel=ERROR, error_kind="gate_unavailable", failed_as=FATAL,
+                       error_message=f"{self.name}: not called: the database could not admit the call")  # fmt: skip
 
     @property
     def _actor_id(self) -> int:

@@ -32,6 +32,7 @@ CREATE TABLE actor_gates (
     requests_left   double precision,  -- the request bucket (NULL: no requests_per_minute)
     tokens_left     double precision,  -- the token bucket (NULL: no tokens_per_minute); may be negative
     refilled_at     timestamptz NOT NULL DEFAULT now(),
+    changed_at      timestamptz NOT NULL DEFAULT '-infinity',  -- the last change of state
     updated_at      timestamptz NOT NULL DEFAULT now(),
     CHECK ((state = 'open') = (retry_at IS NOT NULL))
 );
@@ -79,6 +80,7 @@ DROP FUNCTION public.actor_gate_change(integer, text, text);
 DOWNGRADE_AFTER = """
 DROP FUNCTION public.actor_policy(jsonb);
 DROP FUNCTION public.actor_policy_problems(jsonb);
+DROP FUNCTION public.actor_policy_section_fits(text, jsonb);
 DROP TABLE circuit_breaker_events, actor_permits, actor_gates;
 ALTER TABLE actor_calls DROP COLUMN attempt, DROP COLUMN http_status, DROP COLUMN load_ms;
 ALTER TABLE posting_work DROP COLUMN not_before;
@@ -91,38 +93,43 @@ def upgrade() -> None:
     # INSTALL-BEGIN
     install(
         connection,
+        "0045_function_actor_policy_section_fits.sql",
+        "0747660af9c84f65f416a2a68c432bb280087f36e8cfc011b12e7bd3da4ea422",
+    )
+    install(
+        connection,
         "0050_function_actor_policy.sql",
-        "5295756842c6c6e1e1d656788121f40858777458df0270bbfe836b92254eda28",
+        "5092e602bdd4b148e6f1b40b728345b0b35d98ec2b3b712b45ac8d0692718332",
     )
     install(
         connection,
         "0055_function_actor_policy_problems.sql",
-        "77334f35ec09c1cc1ac91bbf384ad7231ea00c6a451aef2998596a339b765128",
+        "84797a432b31cea1de30020ecf5b70c8bfcfabdfbb024dcced589d2631505552",
     )
     install(
         connection,
         "0800_function_actor_gate_change.sql",
-        "19f852d40dd87784cbd043f7bce57adfc9d582e648aca588591e36513a228eb0",
+        "a99d36a63fb9298837fff1497fe56dc26a86a3afb53b40ab9402685e35420798",
     )
     install(
         connection,
         "0805_function_actor_admit.sql",
-        "650852e8913cd031f0b041b1bd4b4bcfb08ee9b49274db55b011c92fa6126ae4",
+        "36c5d506694a831baee742d75354d4ff103115b1dfb4a2c04bd1509f8814e017",
     )
     install(
         connection,
         "0810_function_actor_settle.sql",
-        "c869f32b51d236e1946955c77e64fea38ef628a87ba3f727cec1749e13fc0179",
+        "edecd522562080c68549e98ae80405f06a5b6aa15d2ada4512c6d1f7131509ff",
     )
     install(
         connection,
         "0815_function_reset_circuit_breaker.sql",
-        "f094d50b81389a66e0ac858a50642306005855f82a0e4b3c1da15de89ebc64bd",
+        "70b18f713d0abf819ef205d2fe38490c0434d9f71700adb468afbf0ab8b75f82",
     )
     install(
         connection,
         "0820_view_circuit_breakers.sql",
-        "541aedf2a958c05b02bb12928ebc963ef104b6ab6e120fcadfab3e382d64a410",
+        "99439878cc8115c0ef13ae563e2fb6fc769813e47e0a297317e8ffb53814f5a9",
     )
     install(
         connection,

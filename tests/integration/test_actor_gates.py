@@ -127,13 +127,13 @@ def test_a_429_counts_against_the_breaker_only_when_the_config_says_so(gate: Gat
 
 
 def test_a_probe_whose_worker_died_frees_its_slot_when_its_lease_ends(gate: Gate) -> None:
-    gate.configure({"breaker": BREAKER}, timeout=0.5)  # a permit's lease: the timeout plus 5 s
+    gate.configure({"breaker": BREAKER}, timeout=0.25)  # a permit's lease: twice the timeout plus 5 s
     for _ in range(3):
         gate.call("retryable")
     time.sleep(1.1)
     assert gate.admit("dead").decision == "go"  # ... and never settled
     assert gate.admit("w2").decision == "open"
-    time.sleep(5.6)
+    time.sleep(5.7)
     assert gate.admit("w2").decision == "go"
 
 
@@ -160,10 +160,39 @@ def test_requests_per_minute_space_the_calls_and_say_how_long_to_wait(gate: Gate
 
 
 def test_tokens_per_minute_charge_the_estimate_and_correct_it_with_the_usage(gate: Gate) -> None:
-    gate.configure({"rate_limit": {"tokens_per_minute": 6000}})  # a bucket of 100 tokens, 100 per second
-    big = gate.admit(tokens=100)
+    gate.configure({"rate_limit": {"tokens_per_minute": 600}})  # a bucket of 10 tokens, 10 per second
+    big = gate.admit(tokens=10)
     assert big.decision == "go"
-    assert gate.admit(tokens=50).decision == "wait"
+    refused = gate.admit(tokens=8)
+    assert refused.decision == "wait" and 0.6 < refused.wait_seconds <= 0.8
     assert big.permit_id is not None
-    database.actor_settle(gate.engine, big.permit_id, gate.actor_id, "ok", 20)  # it used 20, not 100
-    assert gate.admit(tokens=50).decision == "go"
+    database.actor_settle(gate.engine, big.permit_id, gate.actor_id, "ok", 1)  # it used 1 token, not 10
+    assert gate.admit(tokens=8).decision == "go"  # at once: the refill alone would take 0.8 s
+
+
+def test_a_settle_repeated_or_of_a_call_from_before_the_last_change_counts_nothing(gate: Gate) -> None:
+    early = gate.admit()  # admitted while closed, finishes after the breaker opened and was reset
+    for _ in range(3):
+        gate.call("retryable")
+    database.reset_circuit_breaker(gate.engine, "test_gate")
+    assert early.permit_id is not None
+    assert database.actor_settle(gate.engine, early.permit_id, gate.actor_id, "retryable", None) == (
+        "closed",
+        None,
+    )
+    assert database.actor_settle(gate.engine, early.permit_id, gate.actor_id, "retryable", None) == (
+        "closed",
+        None,
+    )
+    assert gate.breaker()["failures_in_window"] == 0
+    for _ in range(2):
+        gate.call("retryable")
+    assert gate.breaker()["state"] == "closed"  # two new failures, under the threshold of three
+
+
+def test_a_bad_policy_falls_back_to_the_defaults_and_never_breaks_the_view(gate: Gate) -> None:
+    gate.configure({"breaker": {"failure_threshold": "five"}, "retry": {"max_attempts": 5.0}})
+    assert gate.breaker()["failure_threshold"] == 5  # the default: this breaker section is refused
+    for _ in range(5):
+        gate.call("retryable")
+    assert gate.breaker()["state"] == "open"

@@ -18,17 +18,17 @@ SECTION_RULES = {
     "rate_limit": 'config.rate_limit must be an object: {"requests_per_minute", "tokens_per_minute": numbers > 0}',
 }
 KEY_KINDS = {
-    "retry": {"max_attempts": "attempts", "base_seconds": "non_negative", "cap_seconds": "non_negative"},
+    "retry": {"max_attempts": "attempts", "base_seconds": "seconds", "cap_seconds": "seconds"},
     "breaker": {
         "failure_threshold": "count",
         "success_threshold": "count",
         "half_open_probes": "count",
-        "window_seconds": "positive",
-        "reset_seconds": "positive",
+        "window_seconds": "period",
+        "reset_seconds": "period",
         "on_open": "on_open",
         "count_rate_limits": "boolean",
     },  # fmt: skip
-    "rate_limit": {"requests_per_minute": "positive", "tokens_per_minute": "positive"},
+    "rate_limit": {"requests_per_minute": "rate", "tokens_per_minute": "rate"},
 }
 
 
@@ -56,9 +56,10 @@ def _is(kind: str, value: Any) -> bool:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return False
     whole = float(value).is_integer()
-    return {
+    return {  # the bounds of actor_policy_section_fits()
         "attempts": whole and 1 <= value <= 10,
-        "count": whole and value >= 1,
-        "non_negative": value >= 0,
-        "positive": value > 0,
+        "count": whole and 1 <= value <= 1e6,
+        "seconds": 0 <= value <= 1e9,
+        "period": 0 < value <= 1e9,
+        "rate": 0 < value <= 1e12,
     }[kind]
