@@ -330,7 +330,7 @@ def cmd_actors(args: argparse.Namespace) -> int:
         return 0
     table = Table(title="actors (calls and tokens as of the last refresh of actor_performance_summary)")
     for column in ("actor", "type", "model", "breaker", "failures", "in flight", "calls", "ok %", "tokens in",
-                   "tokens out", "rate limit (left now)"):  # fmt: skip
+                   "tokens out", "rate limit (left at last call)"):  # fmt: skip
         table.add_column(column, justify="right" if column in ("failures", "in flight", "calls", "ok %",
                                                                "tokens in", "tokens out") else "left")  # fmt: skip
     colours = {"closed": "green", "half_open": "yellow", "open": "red"}
