@@ -309,3 +309,60 @@ def test_a_probe_whose_worker_is_killed_frees_its_slot_when_its_lease_ends(
         assert len(arrivals) == 11  # the lost probe, then every posting (the dead one's claims came back)
         assert arrivals[1] - killed_at >= 4, "a probe went out before the dead probe's lease ended"
     assert rows(engine, "SELECT count(*) FROM conversation_outputs WHERE NOT is_error") == [(10,)]
+
+
+def readme_sql(containing: str) -> str:
+    """The README's SQL block that contains `containing`."""
+    blocks = (PROJECT_DIR / "README.md").read_text().split("```sql\n")[1:]
+    [block] = [block.split("```")[0] for block in blocks if containing in block]
+    return block
+
+
+def answer_like_a_model(prompt: str, model: str, request: dict) -> str:
+    if prompt.startswith("Does the summary"):
+        return "PASS"
+    if prompt.startswith("Score from 0 to 100"):
+        return "72"
+    return "A role with clear duties and requirements."
+
+
+def test_workflow_3001_runs_on_an_openai_server_by_the_readmes_sql_and_goes_back_offline(
+    engine: Engine, workflows: CommittedWorkflows, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from turing_db import postings
+
+    monkeypatch.setenv("OPENAI_API_KEY", CANARY_KEY)  # the README's api_key_env
+    with LoopbackLLM(latency=0.005, slots=16, responder=answer_like_a_model) as llm:
+        to_server = readme_sql("actor_type = 'openai'").replace(
+            "http://127.0.0.1:8000/v1", llm.openai_base_url
+        )
+        try:
+            with engine.begin() as conn:
+                conn.exec_driver_sql(to_server)
+                assert (
+                    conn.execute(
+                        text("SELECT count(*) FROM validate_workflow(3001) WHERE severity = 'error'")
+                    ).scalar_one()
+                    == 0
+                )
+            postings.load_demo(engine, count=20)
+            summary = WaveBatchProcessor(3001, engine=engine).run()
+            assert (summary.status, summary.completed, summary.failed) == ("completed", 20, 0)
+            assert rows(engine, "SELECT count(*) FROM postings WHERE summary = 'A role with clear duties and requirements.' "
+                                "AND score = 72") == [(20,)]  # fmt: skip
+            assert llm.requests == 60 and set(llm.authorizations) == {f"Bearer {CANARY_KEY}"}
+        finally:
+            with engine.begin() as conn:
+                conn.exec_driver_sql(readme_sql("actor_type = 'python'"))
+    with engine.connect() as conn:
+        back = dict(conn.execute(text("SELECT actor_name, config ->> 'callable' FROM actors WHERE actor_name IN "
+                                      "('offline_summarizer', 'offline_grader', 'offline_scorer')")).all())  # fmt: skip
+        assert (
+            conn.execute(
+                text("SELECT count(*) FROM validate_workflow(3001) WHERE severity = 'error'")
+            ).scalar_one()
+            == 0
+        )
+    assert back == {"offline_summarizer": "turing_db.reference.offline:summarize",
+                    "offline_grader": "turing_db.reference.offline:grade_summary",
+                    "offline_scorer": "turing_db.reference.offline:score_posting"}  # fmt: skip
