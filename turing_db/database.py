@@ -126,6 +126,7 @@ class Claim:
     prompt: str
     attempt: int
     context: dict[str, Any]
+    claim_token: uuid.UUID | None = None  # its chunk's (results of several chunks may go back together)
 
     def task(self) -> Task:
         """What the actor is given."""
@@ -149,11 +150,12 @@ class Chunk:
     def from_json(cls, chunk: dict[str, Any]) -> Chunk:
         """The document claim_chunk_v2() returns."""
         actor = chunk["actor"]
+        token = uuid.UUID(chunk["claim_token"])
         return cls(
             workflow_run_id=chunk["workflow_run_id"],
             conversation_id=chunk["conversation_id"],
             conversation=chunk["conversation"],
-            claim_token=uuid.UUID(chunk["claim_token"]),
+            claim_token=token,
             lease_expires_at=chunk["lease_expires_at"],
             lease_seconds=float(chunk.get("lease_seconds") or 300),
             actor=ActorSpec(
@@ -166,7 +168,7 @@ class Chunk:
                 policy=actor.get("policy") or {},
             ),
             claims=[
-                Claim(posting["posting_id"], posting["prompt"], posting["attempt"], posting["context"])
+                Claim(posting["posting_id"], posting["prompt"], posting["attempt"], posting["context"], token)
                 for posting in chunk["postings"]
             ],
         )
@@ -285,11 +287,12 @@ def complete_chunk(
 ) -> list[Completion]:
     """Hand results of `chunk` back; one Completion per posting (accepted False: a stale claim). An
     output the database cannot store fails its posting alone (`storable()`)."""
-    token = str(chunk.claim_token)
     payload = [
         {
             key: value
-            for key, value in _result(token, claim, storable(outcome, max_output_bytes)).items()
+            for key, value in _result(
+                str(claim.claim_token or chunk.claim_token), claim, storable(outcome, max_output_bytes)
+            ).items()  # fmt: skip
             if value is not None
         }  # fmt: skip
         for claim, outcome in results

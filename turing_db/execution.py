@@ -36,12 +36,16 @@ def execute_chunk(
     on_outcome: Callable[[int, Outcome], None] | None = None,
     tick: Callable[[], None] | None = None,
     slots: threading.Semaphore | None = None,
+    more_tasks: Callable[[], Sequence[Task]] | None = None,
 ) -> list[Outcome | None]:
     """One outcome per task, in order; None for tasks not finished when `stop_now()` turned true (or
     when a callback raised: then no further task starts). `slots` caps the calls in flight (by default
     `concurrency`); pass the same semaphore for consecutive chunks so that an overrunning call of the
-    last one still counts."""
+    last one still counts. `more_tasks()` is asked for more whenever every task has started while some
+    still run, so that a slot is refilled as soon as it frees (the runner claims the next chunk there);
+    the tasks it gives follow the others in the outcomes, and once it gives none it is not asked again."""
     slots = slots or threading.Semaphore(concurrency)
+    tasks = list(tasks)
     pending: queue.SimpleQueue[int] = queue.SimpleQueue()
     for index in range(len(tasks)):
         pending.put(index)
@@ -126,6 +130,18 @@ def execute_chunk(
                                                             f"calls in flight (at most {concurrency}) overran"))  # fmt: skip
                 if remaining[0] == 0:
                     break
+                if more_tasks is not None and pending.empty() and not stop_now():
+                    added: list[Task] = []
+                    unlocked(lambda ask=more_tasks, into=added: into.extend(ask()))
+                    for task in added:
+                        tasks.append(task)
+                        results.append(None)
+                        pending.put(len(tasks) - 1)
+                    remaining[0] += len(added)
+                    for _ in range(min(concurrency, len(added))):
+                        add_puller()
+                    if not added:
+                        more_tasks = None  # nothing more: do not ask again
                 if tick:
                     unlocked(tick)
                 if while_waiting and now >= next_wait_call:

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from turing_db import database
-from turing_db.actors import Actor, Outcome, UnavailableActor, build_actor
+from turing_db.actors import Actor, Outcome, Task, UnavailableActor, build_actor
 from turing_db.actors.registry import abandon_all
 from turing_db.database import Chunk, Claim, Progress
 from turing_db.execution import execute_chunk
@@ -281,7 +281,7 @@ class WaveBatchProcessor:
                         return
                     self._stop.wait(IDLE_SLEEP_SECONDS)  # other workers hold the rest
                     continue
-                results, finished_all = self._execute(
+                results, finished_all, tokens = self._execute(
                     worker, chunk, functools.partial(store, chunk, wait=False)
                 )
                 if not finished_all:  # abandoned: store what finished, then hand back the rest of the chunk
@@ -290,8 +290,8 @@ class WaveBatchProcessor:
                     settle()
                     if results:
                         self._complete(worker, chunk, results)
-                    # the chunk shares one claim token: only its unfinished postings are still claimed now
-                    database.release_claims(self.engine, run_id, worker, [chunk.claim_token])
+                    # a chunk shares one claim token: only its unfinished postings are still claimed now
+                    database.release_claims(self.engine, run_id, worker, tokens)
                 elif results:
                     store(chunk, results, wait=True)
                 chunk = None  # handed over: a completion that fails hands its own claims back
@@ -318,7 +318,8 @@ class WaveBatchProcessor:
         try:
             completions = database.complete_chunk(self.engine, worker, chunk, results, self.max_output_bytes)
         except BaseException:  # nothing of it was stored: hand the claims back rather than wait out leases
-            self._release_quietly(chunk.workflow_run_id, worker, [chunk.claim_token])
+            tokens = {claim.claim_token or chunk.claim_token for claim, _ in results} | {chunk.claim_token}
+            self._release_quietly(chunk.workflow_run_id, worker, sorted(tokens))
             raise
         stale = [completion for completion in completions if not completion.accepted]
         for completion in stale:
@@ -333,22 +334,51 @@ class WaveBatchProcessor:
             progress = database.run_progress(self.engine, chunk.workflow_run_id)
             self.on_progress(progress, chunk.conversation, self._counters.steps)
 
-    def _execute(self, worker: str, chunk: Chunk, store: Callable[[Results], bool]) -> tuple[Results, bool]:
+    def _execute(
+        self, worker: str, chunk: Chunk, store: Callable[[Results], bool]
+    ) -> tuple[Results, bool, list[uuid.UUID]]:
         """Run the chunk's actor on every claim (bounded concurrency), heartbeating while they run,
         and hand finished results to `store` as they come: when `flush_batch` are waiting or the oldest
         has waited `flush_seconds` (so a kill -9 costs the calls in flight and the results not stored
-        yet, not the chunk). Returns the results not handed over yet, and whether every claim finished
-        (not when abandoned, nor when a heartbeat finds that the chunk's claims were taken over: then
-        its results would be refused)."""
+        yet, not the chunk). For a guarded actor (one that calls a server), the next chunk of the wave
+        is claimed as soon as every claim of this one has started, and its claims join the execution,
+        so the server's slots never idle while a chunk drains. Returns the results not handed over
+        yet, whether every claim finished (not when abandoned, nor when a heartbeat finds that the
+        chunk's claims were taken over: then its results would be refused), and the claim tokens of
+        every chunk it ran."""
         fenced = threading.Event()
         finished: list[tuple[Claim, Outcome]] = []  # in the order they finished (actor threads append)
         handed_over = 0
         oldest = [0.0]  # when the oldest result not handed over yet finished
+        claims = list(chunk.claims)  # this chunk's, then those of the chunks that joined it
+        tokens = [chunk.claim_token]
 
         def on_outcome(index: int, outcome: Outcome) -> None:
             if len(finished) == handed_over:
                 oldest[0] = time.monotonic()
-            finished.append((chunk.claims[index], outcome))
+            finished.append((claims[index], outcome))
+
+        def next_chunk() -> list[Task]:
+            """The claims of the wave's next chunk, to start as slots free (none when the wave is done,
+            another wave comes first, or the worker stops)."""
+            if self._stop.is_set() or stopping():
+                return []
+            try:
+                following = database.claim_chunk(self.engine, chunk.workflow_run_id, worker, self.chunk_size,
+                                                  chunk.conversation_id)  # fmt: skip
+            except Exception as error:  # only an optimisation: the worker's loop claims again
+                log.warning("could not claim ahead", run_id=chunk.workflow_run_id, error=str(error)[:200])
+                return []
+            if following is None:
+                return []
+            if following.conversation_id != chunk.conversation_id or following.actor != chunk.actor:
+                self._release_quietly(
+                    chunk.workflow_run_id, worker, [following.claim_token]
+                )  # its row changed
+                return []
+            claims.extend(following.claims)
+            tokens.append(following.claim_token)
+            return [claim.task() for claim in following.claims]
 
         def store_some() -> None:
             nonlocal handed_over
@@ -358,7 +388,7 @@ class WaveBatchProcessor:
                     handed_over += ready
 
         def keep_leases(_unfinished: list[int]) -> None:
-            if database.heartbeat(self.engine, chunk.workflow_run_id, worker, [chunk.claim_token]) == 0:
+            if database.heartbeat(self.engine, chunk.workflow_run_id, worker, list(tokens)) == 0:
                 log.warning("the chunk's claims were taken over: stopping it", run_id=chunk.workflow_run_id,
                             worker=worker, conversation=chunk.conversation)  # fmt: skip
                 fenced.set()
@@ -369,7 +399,8 @@ class WaveBatchProcessor:
         def stopping() -> bool:
             return self._abandon.is_set() or fenced.is_set()
 
-        if is_guarded(chunk.actor) and not isinstance(actor, UnavailableActor):
+        guarded = is_guarded(chunk.actor) and not isinstance(actor, UnavailableActor)
+        if guarded:
             actor = GuardedActor(actor, chunk.actor, self.engine, worker, chunk.workflow_run_id,
                                  chunk.conversation_id, stopping)  # fmt: skip
             timeout = actor.deadline_seconds
@@ -387,8 +418,9 @@ class WaveBatchProcessor:
             stop_now=stopping,
             on_outcome=on_outcome,
             tick=store_some,
+            more_tasks=next_chunk if guarded else None,
         )
-        return finished[handed_over:], all(outcome is not None for outcome in outcomes)
+        return finished[handed_over:], all(outcome is not None for outcome in outcomes), tokens
 
     def _actor(self, chunk: Chunk) -> tuple[Actor, str]:
         """The chunk's actor, built once per process for each version of its row, and that version's key."""

@@ -85,3 +85,32 @@ def test_a_failing_callback_starts_no_further_task() -> None:
     at_failure = len(finished)
     time.sleep(0.3)
     assert calls == [1] and len(finished) <= at_failure + 1 < 1000  # the task in flight may still finish
+
+
+class Timed:
+    """A test actor: each call takes 50 ms; it notes when each posting's call started and ended."""
+
+    name = "timed"
+
+    def __init__(self) -> None:
+        self.started: dict[int, float] = {}
+        self.ended: dict[int, float] = {}
+
+    def execute(self, task: Task):  # type: ignore[no-untyped-def]
+        from turing_db.actors import Outcome
+
+        self.started[task.posting_id] = time.monotonic()
+        time.sleep(0.05)
+        self.ended[task.posting_id] = time.monotonic()
+        return Outcome(output=str(task.posting_id))
+
+
+def test_more_tasks_refill_the_slots_before_the_first_tasks_drain() -> None:
+    actor = Timed()
+    batches = [TASKS[6:12], []]
+    outcomes = execute_chunk(actor, TASKS[:6], concurrency=4, timeout=5, more_tasks=lambda: batches.pop(0))
+    assert [outcome.output for outcome in outcomes if outcome] == [str(i) for i in range(12)]
+    assert batches == []  # asked once more after the second batch, then never again
+    # tasks 4 and 5 run in the second round of the first batch: the second batch's first tasks start
+    # beside them, in the slots that would otherwise idle until they end
+    assert min(actor.started[i] for i in range(6, 12)) < max(actor.ended[4], actor.ended[5])
