@@ -686,7 +686,7 @@ FUNCTION workflow_check_actors(integer)
     LANGUAGE sql STABLE PARALLEL UNSAFE
     SET jit=off
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 925237bc580a7ce7e4be81b2c6500bdb;
+    BODY md5 1b4085847ad99a3f8ddefe7ecd034d10;
 
 FUNCTION workflow_check_branch_conditions(integer)
     ARGUMENTS p_workflow_id integer

@@ -3,7 +3,8 @@
 -- openai's base_url is not) and give their optional keys the right types, with the messages of their
 -- builders (turing_db.actors.ollama/openai); python a 'module:function' callable; shell a non-empty
 -- argv list of strings and, if any, an `env` list of variable names that are not secrets. For every
--- type, the retry, breaker and rate_limit settings must fit actor_policy_problems().
+-- type, the retry, breaker and rate_limit settings must fit actor_policy_problems(). A shell actor's
+-- config.env must not name a variable that any actor's config.api_key_env names.
 CREATE OR REPLACE FUNCTION public.workflow_check_actors(p_workflow_id integer)
 RETURNS TABLE (severity text, check_name text, conversation text, message text)
 LANGUAGE sql
@@ -115,5 +116,17 @@ AS $function$
     SELECT 'error', 'actor_config', configured.canonical_name,
            format('actor %s (%s) of conversation %s: %s', configured.actor_name, configured.actor_type,
                   configured.canonical_name, configured.config_problem)
-      FROM configured WHERE configured.config_problem IS NOT NULL;
+      FROM configured WHERE configured.config_problem IS NOT NULL
+    UNION ALL
+    -- a shell command must not be handed a variable that holds an API key, whatever its name says
+    SELECT 'error', 'actor_secret_env', configured.canonical_name,
+           format('actor %s (shell) of conversation %s: config.env must not pass %s: it holds the API key '
+                  'of actor %s (its config.api_key_env)', configured.actor_name, configured.canonical_name,
+                  passed.name, keyed.actor_name)
+      FROM configured
+     CROSS JOIN LATERAL jsonb_array_elements_text(
+               CASE WHEN jsonb_typeof(configured.config -> 'env') = 'array' THEN configured.config -> 'env'
+                    ELSE '[]' END) AS passed (name)
+      JOIN public.actors AS keyed ON keyed.config ->> 'api_key_env' = passed.name
+     WHERE configured.actor_type = 'shell';
 $function$;

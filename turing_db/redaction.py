@@ -3,8 +3,8 @@
 The secrets are the ones this process knows at call time: the database password (TURING_DB_PASSWORD,
 PGPASSWORD, the password inside TURING_DATABASE_URL, from the environment or the `.env` file), the
 values of variables whose names say they hold one (`is_secret_name()`: KEY, TOKEN, SECRET or PASSWORD
-in the name; the rule the shell actor's `config.env` obeys too) and the password of any
-`*_URL` variable; each becomes `***`. Successful outputs are stored as the actor returned them.
+in the name; the rule the shell actor's `config.env` obeys too), the password of any `*_URL` variable,
+and the values registered in use (`register_secret()`: an actor's API key); each becomes `***`. Successful outputs are stored as the actor returned them.
 """
 
 from __future__ import annotations
@@ -29,6 +29,20 @@ def redact(text: str) -> str:
     """`text` with every known secret value replaced by `***`."""
     pattern = secrets_pattern(known_secrets())
     return pattern.sub(MASK, text) if pattern is not None else text
+
+
+_registered: set[str] = set()  # secrets found in use whatever their variable's name (register_secret)
+
+
+def register_secret(value: str) -> None:
+    """Make `value` a known secret for this process (an actor's API key read from a variable whose
+    name does not say it holds one): `redact()` and every log line mask it from now on."""
+    if value:
+        _registered.add(value)
+
+
+def registered_secrets() -> frozenset[str]:
+    return frozenset(_registered)
 
 
 SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD")  # as workflow_check_actors() refuses them in config.env
@@ -66,6 +80,7 @@ def known_secrets(environ: Mapping[str, str] | None = None) -> frozenset[str]:
             match = _RAW_URL_PASSWORD.match(value)
             if match and len(match.group(1)) >= MIN_SECRET_LENGTH:
                 secrets.add(match.group(1))
+    secrets.update(_registered)
     secrets.discard("")
     return frozenset(secrets)
 

@@ -144,7 +144,7 @@ def upgrade() -> None:
     install(
         connection,
         "0340_function_workflow_check_actors.sql",
-        "71035ee53ede06121cf3b6b2432f2a106b1e1c21c5a2c4e922600d01809168d6",
+        "59589a24c33fb06dc322d536a5b06463ebea01118ac3514ad2000471889bb299",
     )
     # INSTALL-END
 

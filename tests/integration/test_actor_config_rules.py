@@ -147,3 +147,22 @@ def test_sql_and_python_agree_on_the_actor_config(conn: Connection, actor_type: 
 def test_the_cases_cover_both_verdicts() -> None:
     verdicts = {python_verdict(actor_type, config) is None for actor_type, config in CASES}
     assert verdicts == {True, False}
+
+
+def test_a_shell_command_is_refused_a_variable_that_holds_an_actors_api_key(conn: Connection) -> None:
+    build_workflow(conn, 7801, [Step("t_configured", entry=True)], [("t_configured", "*", None)])
+    conn.execute(text(
+        "INSERT INTO actors (actor_name, actor_type, config) VALUES ('test_keyed', 'openai', "
+        "'{\"model\": \"m\", \"base_url\": \"http://h/v1\", \"api_key_env\": \"LLM_CREDENTIAL\"}')"
+    ))  # fmt: skip
+    conn.execute(text(
+        "UPDATE actors SET actor_type = 'shell', config = '{\"command\": [\"cat\"], \"env\": [\"HF_HOME\", \"LLM_CREDENTIAL\"]}' "
+        "WHERE actor_name = 'test_python'"
+    ))  # fmt: skip
+    rows = conn.execute(
+        text("SELECT check_name, message FROM workflow_check_actors(7801) WHERE severity = 'error'")
+    ).all()
+    assert [tuple(row) for row in rows] == [
+        ("actor_secret_env", "actor test_python (shell) of conversation t_configured: config.env must not pass "
+         "LLM_CREDENTIAL: it holds the API key of actor test_keyed (its config.api_key_env)")
+    ]  # fmt: skip

@@ -115,3 +115,24 @@ def test_a_secret_logged_by_mistake_is_masked_in_the_line_and_the_traceback(
     err = capsys.readouterr().err
     assert err.count("call failed") == 2 and "Bearer ***" in err and "bad key ***" in err
     assert canary not in err
+
+
+def test_an_api_key_in_a_plainly_named_variable_is_masked_once_an_actor_uses_it(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from turing_db.actors import ActorSpec, build_actor
+    from turing_db.redaction import redact
+
+    canary = "canary-plain-name-4d1b"
+    monkeypatch.setenv("LLM_CREDENTIAL", canary)  # no KEY, TOKEN, SECRET or PASSWORD in the name
+    configure_logging("INFO", json_lines=True)
+    assert redact(f"x {canary}") == f"x {canary}"  # not known as a secret yet
+    build_actor(
+        ActorSpec(
+            "a",
+            "openai",
+            {"model": "m", "base_url": "http://127.0.0.1:9/v1", "api_key_env": "LLM_CREDENTIAL"},
+        )
+    )
+    get_logger("test").warning("leaked", value=canary)
+    assert redact(f"x {canary}") == "x ***" and canary not in capsys.readouterr().err

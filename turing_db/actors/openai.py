@@ -28,6 +28,7 @@ from turing_db.actors.http import (
     output_limit,
     text_of,
 )
+from turing_db.redaction import register_secret
 from turing_db.settings import read_environment
 
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -104,6 +105,7 @@ class OpenAIActor(HttpActor):
                     f"actor {spec.actor_name}: environment variable {config['api_key_env']} "
                     "(config.api_key_env) is not set"
                 )
+            register_secret(key)  # masked in every message and log line, whatever the variable's name
         self.model: str = config["model"]
         self.system: str | None = config.get("system")
         self.params: dict[str, Any] = dict(config.get("params") or {})
