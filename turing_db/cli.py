@@ -24,7 +24,7 @@ from turing_db.display import console, print_findings, print_summary, run_displa
 from turing_db.logs import configure_logging
 from turing_db.pool import DatabaseUnavailable, check_connection, get_engine
 from turing_db.provisioning import cluster, migrations, procedures
-from turing_db.runner import DEFAULT_CHUNK_SIZE, WaveBatchProcessor
+from turing_db.runner import DEFAULT_CHUNK_SIZE, RunSummary, WaveBatchProcessor
 from turing_db.settings import ConfigurationError, Settings, load_settings
 
 USER_ERRORS = (
@@ -48,11 +48,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args) or 0)
     except USER_ERRORS as exc:
         console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
-        return 2
+        return EXIT_CANNOT_RUN
     except validation.WorkflowInvalid as exc:
         print_findings(exc.report)
         console.print("refused: an invalid workflow is not run; no posting was touched")
-        return 1
+        return EXIT_INVALID
     except DBAPIError as exc:
         diag = getattr(exc.orig, "diag", None)
         if (
@@ -63,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         hint = f"\n  hint: {diag.message_hint}" if diag.message_hint else ""
         console.print(f"[bold red]refused:[/] {diag.message_primary}{hint}", highlight=False, soft_wrap=True)
-        return 2
+        return EXIT_CANNOT_RUN
     except KeyboardInterrupt:
         console.print("interrupted")
         return 130
@@ -225,7 +225,23 @@ def cmd_run(args: argparse.Namespace) -> int:
         stop_on_signals(processor)
         summary = processor.run(limit=args.limit)
     print_summary(summary)
-    return 0
+    return run_exit_status(summary)
+
+
+# `turing run`'s exit status, for scripts and schedulers (README, "Exit status")
+EXIT_COMPLETED = 0  # every posting of the run finished, none failed or quarantined
+EXIT_INVALID = 1  # the workflow is invalid: nothing was run (validate's findings are printed)
+EXIT_CANNOT_RUN = 2  # the configuration, the database or a refusal stopped it before it ran
+EXIT_FAILED_POSTINGS = 3  # the run finished, with failed or quarantined postings
+EXIT_STOPPED = 4  # stopped (a signal, a failed worker) with postings left: a plain `turing run` resumes
+
+
+def run_exit_status(summary: RunSummary) -> int:
+    if summary.pending:
+        return EXIT_STOPPED
+    if summary.failed or summary.quarantined:
+        return EXIT_FAILED_POSTINGS
+    return EXIT_COMPLETED
 
 
 def stop_on_signals(processor: WaveBatchProcessor) -> None:

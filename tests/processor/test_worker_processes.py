@@ -140,6 +140,24 @@ def test_a_stopped_worker_taken_over_writes_nothing_when_it_wakes_and_stops(
     assert_every_step_recorded_once(engine, 40)
 
 
+def test_the_exit_status_says_whether_every_posting_completed(
+    engine: Engine, workflows: CommittedWorkflows, turing_env: dict[str, str], tmp_path: Path
+) -> None:
+    workflows.build(W, [Step("t_a", entry=True)], [("t_a", "*", None)])  # an error matches no branch: failed
+    workflows.set_actor("test_python", "python", {"callable": "sample_actors:fail"})
+    add_postings(engine, 5)
+    env = worker_env(turing_env, tmp_path / "executions.log", sleep=0)
+    failing = start_worker(env)
+    out, err = failing.communicate(timeout=120)
+    assert failing.returncode == 3, out + err  # finished, but not one posting completed
+    workflows.set_actor("test_python", "python", {"callable": "sample_actors:echo"})
+    with engine.begin() as conn:
+        conn.execute(text("SELECT retry_postings(NULL, NULL)"))
+    passing = start_worker(env)
+    out, err = passing.communicate(timeout=120)
+    assert passing.returncode == 0, out + err
+
+
 def test_two_worker_processes_never_execute_a_step_twice(
     engine: Engine, logged_workflow: int, turing_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -169,7 +187,7 @@ def test_sigterm_finishes_the_chunk_in_hand_and_the_next_run_resumes(
     wait_until(lambda: scalar(engine, "SELECT count(*) FROM conversation_outputs") >= 20)
     worker.send_signal(signal.SIGTERM)
     out, err = worker.communicate(timeout=30)
-    assert worker.returncode == 0, out + err
+    assert worker.returncode == 4, out + err  # stopped with postings left: a plain run resumes
     assert "stopping: finishing the chunks in hand" in out
     assert "the run is paused" in out
     assert scalar(engine, "SELECT count(*) FROM posting_work WHERE status = 'claimed'") == 0
@@ -326,7 +344,7 @@ def test_a_posting_that_kills_its_worker_every_time_is_quarantined_alone(
     while True:  # a plain run after each crash, as a user (or a supervisor) would
         worker = start_worker(env, "--chunk-size", "10")
         out, err = worker.communicate(timeout=120)
-        if worker.returncode == 0:
+        if worker.returncode == 3:  # the run finished, with a quarantined posting
             break
         assert worker.returncode == -signal.SIGKILL, out + err
         crashes += 1
