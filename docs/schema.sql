@@ -686,7 +686,7 @@ FUNCTION workflow_check_actors(integer)
     LANGUAGE sql STABLE PARALLEL UNSAFE
     SET jit=off
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 1b4085847ad99a3f8ddefe7ecd034d10;
+    BODY md5 a6fca1775c6a03a29a6c33a8aabed39e;
 
 FUNCTION workflow_check_branch_conditions(integer)
     ARGUMENTS p_workflow_id integer

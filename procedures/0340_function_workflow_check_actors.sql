@@ -14,8 +14,9 @@ SET jit = off  -- planning a few rows; JIT compilation would cost a second
 AS $function$
     WITH executed AS (
         SELECT * FROM public.workflow_executed(p_workflow_id)
-    ), configured AS (
-        SELECT executed.canonical_name, actor.*,
+    ), problem AS (
+        -- each actor's config once, however many steps use it
+        SELECT actor.actor_id,
                nullif(concat_ws('; ', CASE actor.actor_type
                    -- ollama and openai: the rules of turing_db.actors.ollama/openai, in their order (the
                    -- openai builder also needs config.api_key_env's variable set: the environment is not here)
@@ -101,8 +102,13 @@ AS $function$
                                        OR upper(element.name #>> '{}') ~ '(KEY|TOKEN|SECRET|PASSWORD)')
                         END), '')
                END, public.actor_policy_problems(actor.config)), '') AS config_problem
+          FROM public.actors AS actor
+         WHERE actor.actor_id IN (SELECT executed.actor_id FROM executed)
+    ), configured AS (
+        SELECT executed.canonical_name, actor.*, problem.config_problem
           FROM executed
           JOIN public.actors AS actor ON actor.actor_id = executed.actor_id
+          JOIN problem ON problem.actor_id = actor.actor_id
     )
     SELECT 'error', 'actor_missing', executed.canonical_name,
            format('conversation %s has no actor: set conversations.actor_id', executed.canonical_name)

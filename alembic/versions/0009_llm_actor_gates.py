@@ -144,7 +144,7 @@ def upgrade() -> None:
     install(
         connection,
         "0340_function_workflow_check_actors.sql",
-        "59589a24c33fb06dc322d536a5b06463ebea01118ac3514ad2000471889bb299",
+        "c49ea471382607cc4cf7be71e3675b51902205fa17380c32fc213dbc1fc351e1",
     )
     # INSTALL-END
 
