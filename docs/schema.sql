@@ -8,7 +8,7 @@
 -- owners, grants, OIDs, versions, and the indexes of PRIMARY KEY / UNIQUE / EXCLUDE constraints.
 -- Written on PostgreSQL 15 (the version the project supports): pg_get_*def() text can differ between
 -- major versions, so regenerate it, rather than trust a diff, after a major upgrade.
--- alembic revision: 0009
+-- alembic revision: 0010
 
 -- extensions
 
@@ -170,6 +170,7 @@ CREATE TABLE instructions (
     prompt_template text NOT NULL,
     enabled boolean DEFAULT true NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    placeholders jsonb GENERATED ALWAYS AS (template_placeholder_list(prompt_template)) STORED,
     CONSTRAINT instructions_conversation_id_fkey FOREIGN KEY (conversation_id) REFERENCES conversations(conversation_id) ON DELETE CASCADE,
     CONSTRAINT instructions_pkey PRIMARY KEY (instruction_id)
 );
@@ -627,6 +628,13 @@ FUNCTION sweep_expired_claims(bigint)
     SET search_path=pg_catalog, public, pg_temp
     BODY md5 fdd2f3704d1caf6f60d070214864c9fd;
 
+FUNCTION template_placeholder_list(text)
+    ARGUMENTS p_template text
+    RETURNS jsonb
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path=pg_catalog, public, pg_temp
+    BODY md5 792b997b9d6796f7f682932769c57a93;
+
 FUNCTION template_placeholders(text)
     ARGUMENTS p_template text
     RETURNS TABLE(ordinal bigint, token text, kind text, name text)
@@ -742,7 +750,7 @@ FUNCTION workflow_check_placeholders(integer,jsonb)
     LANGUAGE sql STABLE PARALLEL UNSAFE
     SET jit=off
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 4bf79657231c9b22924067d504e1a2a6;
+    BODY md5 43d6420e02ad578d5d01f1ab8c9bd3ad;
 
 FUNCTION workflow_check_reachability(integer,jsonb)
     ARGUMENTS p_workflow_id integer, p_graph jsonb DEFAULT NULL::jsonb

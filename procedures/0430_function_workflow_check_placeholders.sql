@@ -3,6 +3,7 @@
 -- path from the entry points (it dominates it; warning when only some paths run it, error when none
 -- does); a lone brace or any other '{...}' is malformed ('{{' and '}}' write literal braces). The
 -- global error handler may use postings columns only. p_graph: see workflow_check_reachability().
+-- The tokens are read from instructions.placeholders (parsed when the template was written).
 CREATE OR REPLACE FUNCTION public.workflow_check_placeholders(p_workflow_id integer, p_graph jsonb DEFAULT NULL)
 RETURNS TABLE (severity text, check_name text, conversation text, message text)
 LANGUAGE sql
@@ -17,7 +18,7 @@ AS $function$
           FROM public.workflow_executed(p_workflow_id) AS executed
           JOIN public.instructions AS instruction
             ON instruction.conversation_id = executed.conversation_id AND instruction.enabled
-         CROSS JOIN LATERAL public.template_placeholders(instruction.prompt_template) AS token
+         CROSS JOIN LATERAL pg_catalog.jsonb_to_recordset(instruction.placeholders) AS token (token text, kind text, name text)
     ), graph AS (
         SELECT * FROM public.workflow_graph_nodes(p_workflow_id, p_graph) AS graph
     ), output_use AS (
