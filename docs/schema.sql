@@ -694,7 +694,7 @@ FUNCTION workflow_check_actors(integer)
     LANGUAGE sql STABLE PARALLEL UNSAFE
     SET jit=off
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 a6fca1775c6a03a29a6c33a8aabed39e;
+    BODY md5 77ace26990468ee9751c832c3aeaae92;
 
 FUNCTION workflow_check_branch_conditions(integer)
     ARGUMENTS p_workflow_id integer

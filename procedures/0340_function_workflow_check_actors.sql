@@ -14,8 +14,8 @@ SET jit = off  -- planning a few rows; JIT compilation would cost a second
 AS $function$
     WITH executed AS (
         SELECT * FROM public.workflow_executed(p_workflow_id)
-    ), problem AS (
-        -- each actor's config once, however many steps use it
+    ), problem AS MATERIALIZED (
+        -- each actor's config once, however many steps use it (inlined, it ran once per step)
         SELECT actor.actor_id,
                nullif(concat_ws('; ', CASE actor.actor_type
                    -- ollama and openai: the rules of turing_db.actors.ollama/openai, in their order (the

@@ -144,7 +144,7 @@ def upgrade() -> None:
     install(
         connection,
         "0340_function_workflow_check_actors.sql",
-        "c49ea471382607cc4cf7be71e3675b51902205fa17380c32fc213dbc1fc351e1",
+        "07a3fb39b8122755df308978fe3854de99c9e37c7dd4e270178a82289d35631a",
     )
     # INSTALL-END
 
