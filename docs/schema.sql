@@ -413,7 +413,7 @@ FUNCTION actor_admit(integer,text,integer)
     RETURNS json
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 9de347fa52c6a1c68df9abc2d6dd7703;
+    BODY md5 a151f9dfe743efb997b4347a555bcff6;
 
 FUNCTION actor_gate_change(integer,text,text)
     ARGUMENTS p_actor_id integer, p_to_state text, p_reason text
@@ -468,14 +468,14 @@ FUNCTION claim_chunk_v2(bigint,text,integer,integer)
     RETURNS json
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 44ac036cb3c6397f263c6edb642be4ca;
+    BODY md5 f09cc418cdd5ed5c9963b89f93d7becd;
 
 FUNCTION complete_chunk(bigint,text,jsonb)
     ARGUMENTS p_run_id bigint, p_worker text, p_results jsonb
     RETURNS TABLE(posting_id bigint, accepted boolean, state text, next_conversation text, note text)
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 360d3e833a3494ae4aa8be3233920c6a;
+    BODY md5 75866d354b25346cd264a65bda144dc7;
 
 FUNCTION delete_log_rows()
     RETURNS trigger

@@ -1,6 +1,6 @@
 -- claim_chunk_v2(run_id, worker, max_postings, wave_in_flight): the next chunk of the current wave,
 -- claimed in one statement and returned as one JSON document (NULL when there is nothing to claim):
---   {workflow_run_id, conversation_id, conversation, claim_token, lease_expires_at, lease_seconds,
+--   {workflow_run_id, conversation_id, conversation, claim_token, lease_expires_at, lease_seconds, suspect,
 --    actor: {actor_id, actor_name, actor_type, config, timeout_seconds, max_concurrency, policy},
 --    postings: [{posting_id, attempt, prompt, context}, ...]}
 -- wave_in_flight: the conversation of this worker's chunk whose completion is still being written.
@@ -111,7 +111,7 @@ BEGIN
         SELECT json_build_object(
                    'workflow_run_id', $1, 'conversation_id', conversation.conversation_id,
                    'conversation', conversation.canonical_name, 'claim_token', $4, 'lease_expires_at', $6,
-                   'lease_seconds', $8,
+                   'lease_seconds', $8, 'suspect', $7,
                    'actor', json_build_object(
                        'actor_id', actor.actor_id, 'actor_name', actor.actor_name, 'actor_type', actor.actor_type,
                        'config', actor.config, 'timeout_seconds', actor.timeout_seconds,

@@ -94,6 +94,7 @@ BEGIN
               FROM deferred
               LEFT JOIN jsonb_to_recordset(p_results) AS call (posting_id bigint, attempt integer, http_status integer)
                 ON call.posting_id = deferred.posting_id
+             WHERE deferred.sentinel IS DISTINCT FROM '[CIRCUIT_OPEN]'  -- not called: no call to log
         )
         UPDATE public.posting_work AS work
            SET status = 'waiting', not_before = now() + make_interval(secs => deferred.seconds),

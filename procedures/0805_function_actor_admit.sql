@@ -2,7 +2,8 @@
 -- for every worker on every machine: the actor's gate row is locked while it is taken, so no two
 -- workers can both take the last slot, probe or token. Returns JSON:
 --   {"decision": "go", "permit_id": …, "probe": bool, "state": …}  call, then actor_settle(permit_id)
---   (with "changed_from": "open" when this admission half-opened the breaker)
+--   (every answer but "open" from an open breaker has "changed_from": "open" when this admission
+--   half-opened the breaker, so that a worker logs the change)
 --   {"decision": "wait", "reason": "concurrency"|"rate_limit", "wait_seconds": s}  ask again in s
 --   {"decision": "open", "state": "open"|"half_open", "on_open": "fail"|"wait", "wait_seconds": s}
 --      the breaker refuses the call (s: until it half-opens, or a probe slot may free)
@@ -80,7 +81,8 @@ BEGIN
 
     -- 3. CONCURRENCY across all workers
     IF actor.max_concurrency IS NOT NULL AND in_flight >= actor.max_concurrency THEN
-        RETURN json_build_object('decision', 'wait', 'reason', 'concurrency', 'wait_seconds', 0.05);
+        RETURN json_build_object('decision', 'wait', 'reason', 'concurrency', 'wait_seconds', 0.05,
+                                 'changed_from', changed_from);
     END IF;
 
     -- 4. RATE LIMITS
@@ -105,7 +107,8 @@ BEGIN
         UPDATE public.actor_gates AS g
            SET requests_left = gate.requests_left, tokens_left = gate.tokens_left, refilled_at = clock
          WHERE g.actor_id = p_actor_id;
-        RETURN json_build_object('decision', 'wait', 'reason', 'rate_limit', 'wait_seconds', wait);
+        RETURN json_build_object('decision', 'wait', 'reason', 'rate_limit', 'wait_seconds', wait,
+                                 'changed_from', changed_from);
     END IF;
 
     -- GO: take a request, the estimated tokens and a leased permit

@@ -223,17 +223,27 @@ def cmd_run(args: argparse.Namespace) -> int:
             on_progress=on_progress,
         )
         stop_on_signals(processor)
-        summary = processor.run(limit=args.limit)
+        try:
+            summary = processor.run(limit=args.limit)
+        except (validation.WorkflowInvalid, DBAPIError, *USER_ERRORS):
+            raise  # main() says what it was, with its own status
+        except Exception:
+            console.print_exception(max_frames=5)
+            console.print("the run stopped on this error; what finished is stored: `turing run` resumes")
+            return EXIT_WORKER_FAILED
     print_summary(summary)
     return run_exit_status(summary)
 
 
-# `turing run`'s exit status, for scripts and schedulers (README, "Exit status")
+# `turing run`'s exit status, for scripts and schedulers (README, "Running")
 EXIT_COMPLETED = 0  # every posting of the run finished, none failed or quarantined
 EXIT_INVALID = 1  # the workflow is invalid: nothing was run (validate's findings are printed)
 EXIT_CANNOT_RUN = 2  # the configuration, the database or a refusal stopped it before it ran
 EXIT_FAILED_POSTINGS = 3  # the run finished, with failed or quarantined postings
-EXIT_STOPPED = 4  # stopped (a signal, a failed worker) with postings left: a plain `turing run` resumes
+EXIT_STOPPED = 4  # this process stopped (a signal) with postings left: a plain `turing run` resumes
+EXIT_WORKER_FAILED = (
+    5  # a worker failed with an error (printed); what finished is stored, `turing run` resumes
+)
 
 
 def run_exit_status(summary: RunSummary) -> int:

@@ -145,6 +145,7 @@ class Chunk:
     actor: ActorSpec
     claims: list[Claim]
     lease_seconds: float = 300.0
+    suspect: bool = False  # one posting reclaimed twice, claimed alone (a poison posting may kill its worker)
 
     @classmethod
     def from_json(cls, chunk: dict[str, Any]) -> Chunk:
@@ -158,6 +159,7 @@ class Chunk:
             claim_token=token,
             lease_expires_at=chunk["lease_expires_at"],
             lease_seconds=float(chunk.get("lease_seconds") or 300),
+            suspect=bool(chunk.get("suspect")),
             actor=ActorSpec(
                 actor_id=actor["actor_id"],
                 actor_name=actor["actor_name"],
@@ -258,8 +260,7 @@ def start_run(
     return RunStart(*row)
 
 
-@retry_while_unreachable
-def claim_chunk(
+def claim_chunk_once(
     engine: Engine, run_id: int, worker: str, max_postings: int, wave_in_flight: int | None = None
 ) -> Chunk | None:
     """The next chunk of the current wave. None when nothing is left to claim, or when the wave is
@@ -275,6 +276,9 @@ def claim_chunk(
             return None  # worker_state() says so next
         raise
     return None if chunk is None else Chunk.from_json(chunk)
+
+
+claim_chunk = retry_while_unreachable(claim_chunk_once)  # the worker's claims wait out an outage
 
 
 @retry_while_unreachable

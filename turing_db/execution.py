@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from turing_db.actors import TIMEOUT, Actor, Outcome, Task
+from turing_db.actors import ERROR, TIMEOUT, Actor, Outcome, Task
 
 GRACE_SECONDS = 1.0  # an actor's own timeout (a shell kill, an HTTP timeout) fires first
 STOP_POLL_SECONDS = 0.2  # how soon `stop_now()` is noticed while tasks run
@@ -37,15 +37,19 @@ def execute_chunk(
     tick: Callable[[], None] | None = None,
     slots: threading.Semaphore | None = None,
     more_tasks: Callable[[], Sequence[Task]] | None = None,
+    start_no_more: Callable[[], bool] = lambda: False,
 ) -> list[Outcome | None]:
     """One outcome per task, in order; None for tasks not finished when `stop_now()` turned true (or
     when a callback raised: then no further task starts). `slots` caps the calls in flight (by default
     `concurrency`); pass the same semaphore for consecutive chunks so that an overrunning call of the
     last one still counts. `more_tasks()` is asked for more whenever every task has started while some
     still run, so that a slot is refilled as soon as it frees (the runner claims the next chunk there);
-    the tasks it gives follow the others in the outcomes, and once it gives none it is not asked again."""
+    the tasks it gives follow the others in the outcomes, and once it gives none it is not asked again.
+    When `start_no_more()` turns true (a graceful stop), those added tasks that have not started stay
+    unfinished (None) and the given ones still run."""
     slots = slots or threading.Semaphore(concurrency)
     tasks = list(tasks)
+    given = len(tasks)  # the rest came from more_tasks()
     pending: queue.SimpleQueue[int] = queue.SimpleQueue()
     for index in range(len(tasks)):
         pending.put(index)
@@ -74,9 +78,17 @@ def execute_chunk(
                 if cancelled.is_set():
                     return
                 with changed:
+                    if index >= given and start_no_more():  # an added task, and a stop: it stays unfinished
+                        remaining[0] -= 1
+                        changed.notify_all()
+                        continue
                     started[index] = last_start[0] = time.monotonic()
                     changed.notify_all()  # the waiter now has a deadline to watch
-                outcome = actor.execute(tasks[index])
+                try:
+                    outcome = actor.execute(tasks[index])
+                except BaseException as error:  # actors do not raise; if one does, its task still ends
+                    outcome = Outcome(sentinel=ERROR, error_kind=type(error).__name__,
+                                      error_message=f"{actor.name} raised {type(error).__name__}")  # fmt: skip
             finally:
                 slots.release()  # an overrunning call holds its slot until it returns
             with changed:
@@ -130,7 +142,7 @@ def execute_chunk(
                                                             f"calls in flight (at most {concurrency}) overran"))  # fmt: skip
                 if remaining[0] == 0:
                     break
-                if more_tasks is not None and pending.empty() and not stop_now():
+                if more_tasks is not None and pending.empty() and not stop_now() and not start_no_more():
                     added: list[Task] = []
                     unlocked(lambda ask=more_tasks, into=added: into.extend(ask()))
                     for task in added:

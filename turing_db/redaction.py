@@ -37,7 +37,7 @@ _registered: set[str] = set()  # secrets found in use whatever their variable's 
 def register_secret(value: str) -> None:
     """Make `value` a known secret for this process (an actor's API key read from a variable whose
     name does not say it holds one): `redact()` and every log line mask it from now on."""
-    if value:
+    if len(value) >= MIN_SECRET_LENGTH:  # a dummy key ("EMPTY", "x") would mask ordinary words
         _registered.add(value)
 
 
@@ -80,7 +80,8 @@ def known_secrets(environ: Mapping[str, str] | None = None) -> frozenset[str]:
             match = _RAW_URL_PASSWORD.match(value)
             if match and len(match.group(1)) >= MIN_SECRET_LENGTH:
                 secrets.add(match.group(1))
-    secrets.update(_registered)
+    if environ is None:  # this process's secrets: its environment, and those registered in use
+        secrets.update(_registered)
     secrets.discard("")
     return frozenset(secrets)
 

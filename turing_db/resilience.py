@@ -23,12 +23,14 @@ Guarded are the actors that call a server (`ollama`, `openai`), and any actor wh
 `retry`, `breaker` or `rate_limit`, or whose row sets `max_concurrency`: a plain python or shell actor
 costs no database round trip per call. A python or shell actor is retried, and its failures count
 against a breaker, only when its config sets `retry` / `breaker`: a cap alone changes nothing else.
-A gate the database cannot answer fails that posting alone ([ERROR], `gate_unavailable`, not called).
+A gate the database cannot answer defers that posting (`gate_unavailable`, not called: back to the
+pool for 5 s).
 """
 
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -37,15 +39,17 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from turing_db import database
-from turing_db.actors import CIRCUIT_OPEN, ERROR, Actor, ActorSpec, Outcome, Task
+from turing_db.actors import CIRCUIT_OPEN, TIMEOUT, Actor, ActorSpec, Outcome, Task
 from turing_db.actors.base import FATAL, RATE_LIMITED, RETRYABLE
 from turing_db.logs import get_logger
+from turing_db.redaction import redact
 
 log = get_logger(__name__)
 
 SERVER_TYPES = ("ollama", "openai")
 POLICY_KEYS = ("retry", "breaker", "rate_limit")
 SLEEP_STEP_SECONDS = 0.2  # how soon a stopping worker's waits notice it
+GATE_RETRY_SECONDS = 5.0  # a posting whose call the database could not admit is claimed again after this
 CONCURRENCY_WAIT_SECONDS = (0.02, 0.5)  # a call waiting for a free slot asks again after 20 ms, … 0.5 s
 
 
@@ -96,13 +100,11 @@ class GuardedActor:
         self.base_seconds = float(retry.get("base_seconds", 1))
         self.cap_seconds = float(retry.get("cap_seconds", 30))
         self.on_open = (spec.policy.get("breaker") or {}).get("on_open", "fail")
-        # what the executor allows one posting: a server's attempts keep their own deadlines and its
-        # waits for admission last as long as the database says; a local call's attempts and backoffs
-        self.deadline_seconds = (
-            float("inf")
-            if calls_a_server or self.on_open == "wait"
-            else self.max_attempts * (spec.timeout_seconds + 1) + (self.max_attempts - 1) * self.cap_seconds
-        )
+        # the executor allows a guarded posting all the time it needs: waits for admission last as long
+        # as the database says, and each attempt keeps its own deadline (an HTTP actor's, a shell
+        # command's kill, and for a python callable the watch in `_call`)
+        self.deadline_seconds = float("inf")
+        self.watched = spec.actor_type == "python"
 
     def execute(self, task: Task) -> Outcome:
         for attempt in range(1, self.max_attempts + 1):
@@ -113,10 +115,14 @@ class GuardedActor:
             if admission.permit_id is None:
                 return self._not_called(admission)
             try:
-                outcome = replace(self.actor.execute(task), attempt=attempt)
+                called = self._call(task, admission)
             except BaseException:  # actors do not raise; if one does, its permit goes back, not counted
                 self._settle_quietly(admission, FATAL)
                 raise
+            if called is None:  # a python callable overran: its permit goes back when it returns
+                return Outcome(sentinel=TIMEOUT, error_kind="timeout", attempt=attempt,
+                               error_message=f"{self.name} took longer than {self.spec.timeout_seconds:g} s")  # fmt: skip
+            outcome = replace(called, attempt=attempt)
             delay = self._retry_delay(outcome, attempt)
             used = (outcome.prompt_tokens or 0) + (outcome.completion_tokens or 0)
             logged = None if delay is None else self._call_row(task, outcome)
@@ -124,7 +130,9 @@ class GuardedActor:
                 self._settle(admission, outcome.failure_class or "ok", used if used else None, logged)
             except Exception as error:  # the call happened: keep its outcome; the permit's lease frees it
                 log.warning(
-                    "could not settle a call with the database", actor=self.name, error=str(error)[:200]
+                    "could not settle a call with the database",
+                    actor=self.name,
+                    error=redact(str(error))[:200],
                 )
                 return self._deferred(task, outcome)
             if delay is None:
@@ -132,6 +140,31 @@ class GuardedActor:
             if not self._sleep(delay):
                 return outcome  # the worker is stopping: this result is not stored anyway
         raise AssertionError("unreachable: the last attempt returns")
+
+    def _call(self, task: Task, admission: database.Admission) -> Outcome | None:
+        """One attempt. A python callable cannot be stopped, so it runs on a thread of its own, watched
+        for its timeout: None when it overran (it goes on, and settles its permit when it returns, so
+        the cap still counts it)."""
+        if not self.watched:
+            return self.actor.execute(task)
+        done: list[Outcome] = []
+        overran = threading.Event()
+
+        def run() -> None:
+            outcome = self.actor.execute(task)
+            done.append(outcome)
+            if overran.is_set():
+                self._settle_quietly(admission, outcome.failure_class or "ok")
+
+        thread = threading.Thread(target=run, name=f"actor-{self.name}-call", daemon=True)
+        thread.start()
+        thread.join(self.spec.timeout_seconds)
+        if done:
+            return done[0]
+        overran.set()
+        if done:  # it returned between the join and the flag: settle here after all
+            return done[0]
+        return None
 
     # -- the gate --------------------------------------------------------------------------------------
 
@@ -168,11 +201,16 @@ class GuardedActor:
         try:
             self._settle(admission, outcome_class, None, None)
         except Exception as error:  # the failure being raised matters more; the lease frees the permit
-            log.warning("could not settle a call with the database", actor=self.name, error=str(error)[:200])
+            log.warning(
+                "could not settle a call with the database", actor=self.name, error=redact(str(error))[:200]
+            )
 
     def _gate_failed(self, error: Exception) -> Outcome:
-        log.warning("the actor's gate is unavailable", actor=self.name, error=str(error)[:200])
-        return Outcome(sentinel=ERROR, error_kind="gate_unavailable", failed_as=FATAL,
+        """The database could not admit the call: not called, and the posting goes back to the pool for
+        a while (deferred), rather than down its error branches for a fault of the gate's."""
+        log.warning("the actor's gate is unavailable", actor=self.name, error=redact(str(error))[:200])
+        return Outcome(sentinel=CIRCUIT_OPEN, error_kind="gate_unavailable", failed_as=FATAL,
+                       defer_seconds=GATE_RETRY_SECONDS,
                        error_message=f"{self.name}: not called: the database could not admit the call")  # fmt: skip
 
     @property

@@ -29,6 +29,7 @@ from turing_db.execution import execute_chunk
 from turing_db.liveness import Liveness
 from turing_db.logs import get_logger
 from turing_db.pool import get_engine
+from turing_db.redaction import redact
 from turing_db.resilience import GuardedActor, is_guarded
 from turing_db.settings import load_run_limits
 
@@ -38,6 +39,7 @@ DEFAULT_CHUNK_SIZE = 200
 DEFAULT_ACTOR_CONCURRENCY = 8
 HEARTBEAT_SECONDS = 30.0
 IDLE_SLEEP_SECONDS = 0.2
+MAX_JOINED_CHUNKS = 8  # chunks one execution runs back to back (what it holds in memory, what it heartbeats)
 Results = list[tuple[Claim, Outcome]]
 
 
@@ -240,6 +242,7 @@ class WaveBatchProcessor:
         in_flight: concurrent.futures.Future[None] | None = None
         wave_in_flight: int | None = None
         chunk: Chunk | None = None  # claimed, and neither completed nor handed to the writer yet
+        tokens: list[uuid.UUID] = []  # the claim tokens of `chunk` and of the chunks that joined it
 
         def settle() -> None:
             """Wait for the completion in flight, if any; raise what it raised."""
@@ -281,8 +284,9 @@ class WaveBatchProcessor:
                         return
                     self._stop.wait(IDLE_SLEEP_SECONDS)  # other workers hold the rest
                     continue
-                results, finished_all, tokens = self._execute(
-                    worker, chunk, functools.partial(store, chunk, wait=False)
+                tokens = [chunk.claim_token]  # and those of the chunks that join it (_execute appends)
+                results, finished_all = self._execute(
+                    worker, chunk, functools.partial(store, chunk, wait=False), tokens
                 )
                 if not finished_all:  # abandoned: store what finished, then hand back the rest of the chunk
                     if self._abandon.is_set():
@@ -297,7 +301,7 @@ class WaveBatchProcessor:
                 chunk = None  # handed over: a completion that fails hands its own claims back
         except BaseException:
             if chunk is not None:  # claimed, and now never to be completed: hand it back, not wait out leases
-                self._release_quietly(run_id, worker, [chunk.claim_token])
+                self._release_quietly(run_id, worker, tokens)
             try:
                 settle()
             except BaseException as error:  # the first failure is the one to raise
@@ -335,23 +339,24 @@ class WaveBatchProcessor:
             self.on_progress(progress, chunk.conversation, self._counters.steps)
 
     def _execute(
-        self, worker: str, chunk: Chunk, store: Callable[[Results], bool]
-    ) -> tuple[Results, bool, list[uuid.UUID]]:
+        self, worker: str, chunk: Chunk, store: Callable[[Results], bool], tokens: list[uuid.UUID]
+    ) -> tuple[Results, bool]:
         """Run the chunk's actor on every claim (bounded concurrency), heartbeating while they run,
         and hand finished results to `store` as they come: when `flush_batch` are waiting or the oldest
         has waited `flush_seconds` (so a kill -9 costs the calls in flight and the results not stored
         yet, not the chunk). For a guarded actor (one that calls a server), the next chunk of the wave
         is claimed as soon as every claim of this one has started, and its claims join the execution,
         so the server's slots never idle while a chunk drains. Returns the results not handed over
-        yet, whether every claim finished (not when abandoned, nor when a heartbeat finds that the
-        chunk's claims were taken over: then its results would be refused), and the claim tokens of
-        every chunk it ran."""
+        yet, and whether every claim finished (not when abandoned, nor when a heartbeat finds that a
+        chunk's claims were taken over: then its results would be refused). `tokens` holds the chunk's
+        claim token; the tokens of the chunks that join it are appended (at most MAX_JOINED_CHUNKS;
+        none for a suspect, which runs alone), so that a failure can hand them all back. On a
+        graceful stop, the joined claims not started yet are not started (they are handed back)."""
         fenced = threading.Event()
         finished: list[tuple[Claim, Outcome]] = []  # in the order they finished (actor threads append)
         handed_over = 0
         oldest = [0.0]  # when the oldest result not handed over yet finished
         claims = list(chunk.claims)  # this chunk's, then those of the chunks that joined it
-        tokens = [chunk.claim_token]
 
         def on_outcome(index: int, outcome: Outcome) -> None:
             if len(finished) == handed_over:
@@ -361,20 +366,25 @@ class WaveBatchProcessor:
         def next_chunk() -> list[Task]:
             """The claims of the wave's next chunk, to start as slots free (none when the wave is done,
             another wave comes first, or the worker stops)."""
-            if self._stop.is_set() or stopping():
+            if self._stop.is_set() or stopping() or chunk.suspect or len(tokens) >= MAX_JOINED_CHUNKS:
                 return []
-            try:
-                following = database.claim_chunk(self.engine, chunk.workflow_run_id, worker, self.chunk_size,
-                                                  chunk.conversation_id)  # fmt: skip
+            try:  # one attempt: waiting out an outage here would hold up this execution's loop
+                following = database.claim_chunk_once(self.engine, chunk.workflow_run_id, worker,
+                                                       self.chunk_size, chunk.conversation_id)  # fmt: skip
             except Exception as error:  # only an optimisation: the worker's loop claims again
-                log.warning("could not claim ahead", run_id=chunk.workflow_run_id, error=str(error)[:200])
+                log.warning(
+                    "could not claim ahead", run_id=chunk.workflow_run_id, error=redact(str(error))[:200]
+                )
                 return []
             if following is None:
                 return []
-            if following.conversation_id != chunk.conversation_id or following.actor != chunk.actor:
-                self._release_quietly(
-                    chunk.workflow_run_id, worker, [following.claim_token]
-                )  # its row changed
+            if (
+                following.conversation_id != chunk.conversation_id
+                or following.actor != chunk.actor
+                or following.suspect
+            ):
+                # another actor row now, or a suspect, which runs alone: back to the pool
+                self._release_quietly(chunk.workflow_run_id, worker, [following.claim_token])
                 return []
             claims.extend(following.claims)
             tokens.append(following.claim_token)
@@ -387,11 +397,17 @@ class WaveBatchProcessor:
                 if store(finished[handed_over : handed_over + ready]):
                     handed_over += ready
 
-        def keep_leases(_unfinished: list[int]) -> None:
-            if database.heartbeat(self.engine, chunk.workflow_run_id, worker, list(tokens)) == 0:
-                log.warning("the chunk's claims were taken over: stopping it", run_id=chunk.workflow_run_id,
-                            worker=worker, conversation=chunk.conversation)  # fmt: skip
-                fenced.set()
+        def keep_leases(unfinished: list[int]) -> None:
+            """Extend the leases of each chunk with claims still running; one taken over fences them all."""
+            live = {claims[index].claim_token or chunk.claim_token for index in unfinished} or {
+                chunk.claim_token
+            }
+            for token in sorted(live):
+                if database.heartbeat(self.engine, chunk.workflow_run_id, worker, [token]) == 0:
+                    log.warning("the chunk's claims were taken over: stopping it", run_id=chunk.workflow_run_id,
+                                worker=worker, conversation=chunk.conversation)  # fmt: skip
+                    fenced.set()
+                    return
 
         actor, key = self._actor(chunk)
         timeout = chunk.actor.timeout_seconds
@@ -419,8 +435,9 @@ class WaveBatchProcessor:
             on_outcome=on_outcome,
             tick=store_some,
             more_tasks=next_chunk if guarded else None,
+            start_no_more=self._stop.is_set,
         )
-        return finished[handed_over:], all(outcome is not None for outcome in outcomes), tokens
+        return finished[handed_over:], all(outcome is not None for outcome in outcomes)
 
     def _actor(self, chunk: Chunk) -> tuple[Actor, str]:
         """The chunk's actor, built once per process for each version of its row, and that version's key."""

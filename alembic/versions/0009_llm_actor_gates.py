@@ -114,7 +114,7 @@ def upgrade() -> None:
     install(
         connection,
         "0805_function_actor_admit.sql",
-        "36c5d506694a831baee742d75354d4ff103115b1dfb4a2c04bd1509f8814e017",
+        "06ad923272afe9b1b9996a68719d9ac0f81794f1244d1f091378bbce43ca2050",
     )
     install(
         connection,
@@ -134,12 +134,12 @@ def upgrade() -> None:
     install(
         connection,
         "0720_function_claim_chunk_v2.sql",
-        "80c93dfee7d8e436d33945db3d11e74654d791487fa5752995200ac240dd15fa",
+        "08819d8f63d0eaf3a326cef3dd8279d8bb96e3cb3d0c2463ee25f52536bdada3",
     )
     install(
         connection,
         "0730_function_complete_chunk.sql",
-        "edc4a19f64911e2a6aaa3af98676c0444a5b926c6932576b8a39a3413bf2e57d",
+        "23bbfe02a9fd20c1393a4259fec4f3b7d587eba28af35cc1a515fde279be40ce",
     )
     install(
         connection,

@@ -130,3 +130,14 @@ def test_a_database_other_than_the_cron_database_is_refused_with_the_fix(server_
         with admin.connect() as conn:
             conn.execute(text("DROP DATABASE turing_not_cron"))
         admin.dispose()
+
+
+def test_stored_placeholders_are_what_the_tokeniser_gives_today(engine: Engine) -> None:
+    """instructions.placeholders is computed when a template is written: a change of the template
+    syntax (template_placeholders()) must come with a migration that rewrites it."""
+    with engine.connect() as conn:
+        stale = conn.execute(text(
+            "SELECT count(*) FROM instructions WHERE placeholders IS DISTINCT FROM template_placeholder_list(prompt_template)"
+        )).scalar_one()  # fmt: skip
+        total = conn.execute(text("SELECT count(*) FROM instructions")).scalar_one()
+    assert total > 0 and stale == 0

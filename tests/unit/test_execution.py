@@ -114,3 +114,30 @@ def test_more_tasks_refill_the_slots_before_the_first_tasks_drain() -> None:
     # tasks 4 and 5 run in the second round of the first batch: the second batch's first tasks start
     # beside them, in the slots that would otherwise idle until they end
     assert min(actor.started[i] for i in range(6, 12)) < max(actor.ended[4], actor.ended[5])
+
+
+def test_a_graceful_stop_starts_none_of_the_added_tasks_and_finishes_the_given_ones() -> None:
+    import threading
+
+    actor = Timed()
+    stopping = threading.Event()
+
+    def more() -> list[Task]:
+        stopping.set()  # the stop arrives as the next chunk is handed over
+        return TASKS[2:6]
+
+    outcomes = execute_chunk(actor, TASKS[:2], concurrency=2, timeout=5, more_tasks=more,
+                             start_no_more=stopping.is_set)  # fmt: skip
+    assert [outcome.output if outcome else None for outcome in outcomes] == ["0", "1", None, None, None, None]
+    assert set(actor.started) == {0, 1}
+
+
+def test_an_actor_that_raises_ends_its_task_with_an_error() -> None:
+    class Raising:
+        name = "raising"
+
+        def execute(self, task: Task):  # type: ignore[no-untyped-def]
+            raise KeyboardInterrupt  # not an Exception: nothing in the actor layer catches it
+
+    outcomes = execute_chunk(Raising(), TASKS[:3], concurrency=2, timeout=float("inf"))
+    assert [(o.sentinel, o.error_kind) for o in outcomes if o] == [("[ERROR]", "KeyboardInterrupt")] * 3

@@ -3,9 +3,16 @@ and a last-ditch release do not."""
 
 from turing_db import database
 
-RETRIED = ("claim_chunk", "complete_chunk", "heartbeat", "release_claims", "stop_worker", "run_progress",
+RETRIED = ("claim_chunk", "complete_chunk", "heartbeat", "release_claims", "stop_worker", "run_progress", "actor_admit", "actor_settle",
            "run_summary")  # fmt: skip
-ONCE = ("start_run", "release_claims_once", "validate_workflow", "insert_postings", "health_facts")
+ONCE = (
+    "start_run",
+    "release_claims_once",
+    "claim_chunk_once",
+    "validate_workflow",
+    "insert_postings",
+    "health_facts",
+)
 
 
 def test_a_workers_calls_retry_and_a_start_does_not() -> None:
