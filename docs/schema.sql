@@ -475,7 +475,7 @@ FUNCTION complete_chunk(bigint,text,jsonb)
     RETURNS TABLE(posting_id bigint, accepted boolean, state text, next_conversation text, note text)
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 75866d354b25346cd264a65bda144dc7;
+    BODY md5 d6e5f8b8d602bf27ea3c9b7072a1be4d;
 
 FUNCTION delete_log_rows()
     RETURNS trigger

@@ -30,6 +30,9 @@ DECLARE
     saving     record;
     save       record;
     save_sql   text;
+    details    jsonb;     -- the results again, when any carries call details (HTTP actors' do)
+    deferred_ids bigint[];
+    deferred_seconds double precision[];
 BEGIN
     -- the results of this call; named apart from the previous version's temp table (a pooled
     -- session of an older worker may still hold that one, with other columns)
@@ -42,14 +45,16 @@ BEGIN
         ) ON COMMIT DELETE ROWS;
     END IF;
     DELETE FROM pg_temp.turing_completion;
-    IF to_regclass('pg_temp.turing_deferred') IS NULL THEN
-        CREATE TEMPORARY TABLE turing_deferred (posting_id bigint PRIMARY KEY, seconds double precision)
-            ON COMMIT DELETE ROWS;
-    END IF;
-    DELETE FROM pg_temp.turing_deferred;
     SELECT c.conversation_id INTO handler_id FROM public.conversations AS c
      WHERE c.conversation_type = 'error_handler' AND c.enabled
        FOR KEY SHARE;  -- it cannot be deleted until this commits (what a foreign key's lock did)
+
+    -- DETAILS of the calls, when results carry any (HTTP actors' do; a plain chunk's are read once).
+    -- No more temp tables: each one that ON COMMIT DELETE ROWS is truncated at every commit.
+    IF jsonb_path_exists(p_results, '$[*] ? (exists(@.attempt) || exists(@.http_status) || exists(@.load_ms)
+                                             || exists(@.defer_seconds))') THEN
+        details := p_results;
+    END IF;
 
     -- GUARD: only results that hold a live claim count; lock those postings, and their actors against
     -- deletion (one statement)
@@ -75,32 +80,37 @@ BEGIN
 
     -- DEFER: a result that asks for it (the server's Retry-After outlasted the retry cap) goes back to
     -- the pool, not to be claimed again for defer_seconds; its call is logged, nothing else changes
-    IF jsonb_path_exists(p_results, '$[*] ? (exists(@.defer_seconds))') THEN
-        WITH deferred AS (
+    IF details IS NOT NULL AND jsonb_path_exists(details, '$[*] ? (exists(@.defer_seconds))') THEN
+        WITH given AS (
+            SELECT DISTINCT ON (call.posting_id) call.*
+              FROM jsonb_to_recordset(details) AS call (posting_id bigint, attempt integer, http_status integer,
+                                                        defer_seconds double precision)
+             WHERE call.defer_seconds IS NOT NULL
+             ORDER BY call.posting_id
+        ), deferred AS (
             DELETE FROM pg_temp.turing_completion AS chunk
-             USING jsonb_to_recordset(p_results) AS given (posting_id bigint, defer_seconds double precision)
-             WHERE given.defer_seconds IS NOT NULL AND chunk.posting_id = given.posting_id
-            RETURNING chunk.*, greatest(given.defer_seconds, 0) AS seconds
-        ), logged AS (
-            INSERT INTO pg_temp.turing_deferred (posting_id, seconds)
-            SELECT deferred.posting_id, deferred.seconds FROM deferred
+             USING given
+             WHERE chunk.posting_id = given.posting_id
+            RETURNING chunk.*, greatest(given.defer_seconds, 0) AS seconds, given.attempt, given.http_status
         ), calls AS (
             INSERT INTO public.actor_calls (workflow_run_id, posting_id, conversation_id, actor_id, status,
                                             error_kind, latency_ms, prompt_tokens, completion_tokens, attempt,
                                             http_status)
             SELECT p_run_id, deferred.posting_id, deferred.conversation_id, deferred.actor_id, 'error',
                    coalesce(deferred.error_kind, 'deferred'), deferred.latency_ms, deferred.prompt_tokens,
-                   deferred.completion_tokens, coalesce(call.attempt, 1), call.http_status
+                   deferred.completion_tokens, coalesce(deferred.attempt, 1), deferred.http_status
               FROM deferred
-              LEFT JOIN jsonb_to_recordset(p_results) AS call (posting_id bigint, attempt integer, http_status integer)
-                ON call.posting_id = deferred.posting_id
              WHERE deferred.sentinel IS DISTINCT FROM '[CIRCUIT_OPEN]'  -- not called: no call to log
+        ), back AS (
+            UPDATE public.posting_work AS work
+               SET status = 'waiting', not_before = now() + make_interval(secs => deferred.seconds),
+                   claim_token = NULL, claimed_by = NULL, lease_expires_at = NULL, updated_at = now()
+              FROM deferred
+             WHERE work.ctid = deferred.work_row
         )
-        UPDATE public.posting_work AS work
-           SET status = 'waiting', not_before = now() + make_interval(secs => deferred.seconds),
-               claim_token = NULL, claimed_by = NULL, lease_expires_at = NULL, updated_at = now()
-          FROM deferred
-         WHERE work.ctid = deferred.work_row;
+        SELECT array_agg(deferred.posting_id), array_agg(deferred.seconds)
+          INTO deferred_ids, deferred_seconds
+          FROM deferred;
     END IF;
 
     -- KEYS: the conversations these postings may move to cannot be deleted until this commits (what
@@ -230,10 +240,9 @@ BEGIN
                coalesce(call.attempt, 1), call.http_status, call.load_ms
           FROM routed
           LEFT JOIN (SELECT DISTINCT ON (given.posting_id) given.*
-                       FROM jsonb_to_recordset(p_results) AS given (posting_id bigint, attempt integer,
-                                                                     http_status integer, load_ms numeric)
-                      WHERE given.attempt IS NOT NULL OR given.http_status IS NOT NULL OR given.load_ms IS NOT NULL
-                      ORDER BY given.posting_id) AS call
+                       FROM jsonb_to_recordset(details) AS given (posting_id bigint, attempt integer,
+                                                                   http_status integer, load_ms numeric)
+                      ORDER BY given.posting_id) AS call  -- no rows when `details` is NULL
             ON call.posting_id = routed.posting_id
          WHERE routed.sentinel IS DISTINCT FROM '[CIRCUIT_OPEN]'  -- the breaker refused it: no call was made
     ), failures AS (
@@ -287,7 +296,8 @@ BEGIN
                 ELSE routed.note END
       FROM (SELECT DISTINCT given.posting_id FROM jsonb_to_recordset(p_results) AS given (posting_id bigint)) AS result
       LEFT JOIN routed ON routed.posting_id = result.posting_id
-      LEFT JOIN pg_temp.turing_deferred AS deferred ON deferred.posting_id = result.posting_id
+      LEFT JOIN unnest(deferred_ids, deferred_seconds) AS deferred (posting_id, seconds)
+        ON deferred.posting_id = result.posting_id
       LEFT JOIN public.conversations AS next ON next.conversation_id = routed.next_id
      ORDER BY result.posting_id;
 

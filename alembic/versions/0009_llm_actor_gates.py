@@ -139,7 +139,7 @@ def upgrade() -> None:
     install(
         connection,
         "0730_function_complete_chunk.sql",
-        "23bbfe02a9fd20c1393a4259fec4f3b7d587eba28af35cc1a515fde279be40ce",
+        "3d224d6e980d8eec7f30ae84b49e61ec9f2b1fb09ebfd3ca98c3037ff84faf0b",
     )
     install(
         connection,
