@@ -353,7 +353,7 @@ CREATE VIEW circuit_breakers AS
     policy.breaker ->> 'on_open'::text AS on_open,
     gate.updated_at
    FROM actors actor
-     CROSS JOIN LATERAL ( SELECT actor_policy(actor.config) -> 'breaker'::text AS breaker) policy
+     CROSS JOIN LATERAL ( SELECT actor_policy(actor.config, actor.actor_type) -> 'breaker'::text AS breaker) policy
      LEFT JOIN actor_gates gate ON gate.actor_id = actor.actor_id;
 
 CREATE VIEW error_summary AS
@@ -413,21 +413,21 @@ FUNCTION actor_admit(integer,text,integer)
     RETURNS json
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 a151f9dfe743efb997b4347a555bcff6;
+    BODY md5 c0684d9546da5b9d704e13e047f0f2a0;
 
 FUNCTION actor_gate_change(integer,text,text)
     ARGUMENTS p_actor_id integer, p_to_state text, p_reason text
     RETURNS actor_gates
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 0d7f68fa02801cdda67ef4c6af9ba5f0;
+    BODY md5 8e1b404e6094dfe8df066121a0c1bb4a;
 
-FUNCTION actor_policy(jsonb)
-    ARGUMENTS p_config jsonb
+FUNCTION actor_policy(jsonb,text)
+    ARGUMENTS p_config jsonb, p_actor_type text DEFAULT NULL::text
     RETURNS jsonb
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 1710dadc879d4545ad225a22c84fb580;
+    BODY md5 8543b00634ca850ee44b6b4fe60a1a8d;
 
 FUNCTION actor_policy_problems(jsonb)
     ARGUMENTS p_config jsonb
@@ -448,7 +448,7 @@ FUNCTION actor_settle(uuid,integer,text,integer,jsonb)
     RETURNS TABLE(breaker_state text, changed_from text)
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 dc7d78f621369c2001eafe256d375457;
+    BODY md5 02385815469ad30855986a8e3d6cc6cb;
 
 FUNCTION branch_matches(text,text,text)
     ARGUMENTS p_condition text, p_output text, p_sentinel text
@@ -468,7 +468,7 @@ FUNCTION claim_chunk_v2(bigint,text,integer,integer)
     RETURNS json
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 f09cc418cdd5ed5c9963b89f93d7becd;
+    BODY md5 9772834ada7f0d493d49f4bfc29e14a8;
 
 FUNCTION complete_chunk(bigint,text,jsonb)
     ARGUMENTS p_run_id bigint, p_worker text, p_results jsonb
@@ -694,7 +694,7 @@ FUNCTION workflow_check_actors(integer)
     LANGUAGE sql STABLE PARALLEL UNSAFE
     SET jit=off
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 77ace26990468ee9751c832c3aeaae92;
+    BODY md5 adce6e3dfaa05239db799c8718c7b639;
 
 FUNCTION workflow_check_branch_conditions(integer)
     ARGUMENTS p_workflow_id integer

@@ -41,13 +41,7 @@ AS $function$
                              THEN 'config.format must be "json" or a JSON Schema object' END,
                         CASE WHEN actor.config ? 'keep_alive'
                                   AND jsonb_typeof(actor.config -> 'keep_alive') NOT IN ('string', 'number')
-                             THEN 'config.keep_alive must be a string or a number of seconds, e.g. "5m"' END,
-                        CASE WHEN actor.config ? 'reask'
-                                  AND CASE WHEN jsonb_typeof(actor.config -> 'reask') = 'number'  -- cast numbers only
-                                           THEN (actor.config ->> 'reask')::numeric NOT BETWEEN 0 AND 5
-                                                OR (actor.config ->> 'reask')::numeric % 1 <> 0
-                                           ELSE true END
-                             THEN 'config.reask must be a whole number from 0 to 5' END), '')
+                             THEN 'config.keep_alive must be a string or a number of seconds, e.g. "5m"' END), '')
                    WHEN 'openai' THEN nullif(concat_ws('; ',
                         CASE WHEN jsonb_typeof(actor.config -> 'model') IS DISTINCT FROM 'string'
                                   OR btrim(actor.config ->> 'model') = ''
@@ -69,13 +63,7 @@ AS $function$
                                   AND (jsonb_typeof(actor.config -> 'api_key_env') <> 'string'
                                        OR actor.config ->> 'api_key_env' !~ '^[A-Za-z_][A-Za-z0-9_]*$')
                              THEN 'config.api_key_env must name an environment variable (letters, digits and _), not '
-                                  'hold the key' END,
-                        CASE WHEN actor.config ? 'reask'
-                                  AND CASE WHEN jsonb_typeof(actor.config -> 'reask') = 'number'  -- cast numbers only
-                                           THEN (actor.config ->> 'reask')::numeric NOT BETWEEN 0 AND 5
-                                                OR (actor.config ->> 'reask')::numeric % 1 <> 0
-                                           ELSE true END
-                             THEN 'config.reask must be a whole number from 0 to 5' END), '')
+                                  'hold the key' END), '')
                    WHEN 'python' THEN
                         CASE WHEN coalesce(actor.config ->> 'callable', '')
                                   !~ '^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$'
@@ -101,7 +89,15 @@ AS $function$
                                     WHERE upper(element.name #>> '{}') IN ('TURING_DATABASE_URL', 'TURING_DB_PASSWORD', 'PGPASSWORD')
                                        OR upper(element.name #>> '{}') ~ '(KEY|TOKEN|SECRET|PASSWORD)')
                         END), '')
-               END, public.actor_policy_problems(actor.config)), '') AS config_problem
+               END,
+               -- both HTTP types, after their own rules (turing_db.actors.http.check_reask)
+               CASE WHEN actor.actor_type IN ('ollama', 'openai') AND actor.config ? 'reask'
+                         AND CASE WHEN jsonb_typeof(actor.config -> 'reask') = 'number'  -- cast numbers only
+                                  THEN (actor.config ->> 'reask')::numeric NOT BETWEEN 0 AND 5
+                                       OR (actor.config ->> 'reask')::numeric % 1 <> 0
+                                  ELSE true END
+                    THEN 'config.reask must be a whole number from 0 to 5' END,
+               public.actor_policy_problems(actor.config)), '') AS config_problem
           FROM public.actors AS actor
          WHERE actor.actor_id IN (SELECT executed.actor_id FROM executed)
     ), configured AS (

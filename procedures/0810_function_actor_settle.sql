@@ -6,8 +6,8 @@
 --     count_rate_limits is true) of a call admitted since the breaker last changed state joins the
 --     failures of the last window_seconds; failure_threshold of them open it. half_open: a probe's success counts towards success_threshold, which closes it;
 --     a probe's failure opens it again. Fatal outcomes are ignored (neither failure nor success), and
---     so are calls that were admitted before the breaker last changed state. Only servers' failures
---     count (ollama, openai), and those of an actor whose config sets a breaker.
+--     so are calls that were admitted before the breaker last changed state. Whose failures count
+--     at all is the policy's counts_failures (actor_policy()).
 --   * a permit that is not there (settled already: a retried call whose reply was lost; or its lease
 --     ended) changes nothing.
 --   * call, when given, is an attempt that will be retried: it is logged in actor_calls now (the
@@ -28,8 +28,6 @@ DECLARE
     permit   public.actor_permits;
     failing  boolean;
     before   text;
-    kind     text;
-    configured jsonb;
 BEGIN
     IF p_outcome NOT IN ('ok', 'retryable', 'rate_limited', 'fatal') THEN
         RAISE EXCEPTION 'outcome % is not ok, retryable, rate_limited or fatal', p_outcome
@@ -38,8 +36,7 @@ BEGIN
     -- the gate is advisory state, called twice per LLM call: its commit need not wait for the disk (a
     -- crash of the server loses at most its last instants: a permit, a bucket's refill, a failure)
     PERFORM set_config('synchronous_commit', 'off', true);
-    SELECT public.actor_policy(actor.config) -> 'breaker', actor.actor_type, actor.config
-      INTO breaker, kind, configured
+    SELECT public.actor_policy(actor.config, actor.actor_type) -> 'breaker' INTO breaker
       FROM public.actors AS actor WHERE actor.actor_id = p_actor_id;
     SELECT * INTO gate FROM public.actor_gates AS g WHERE g.actor_id = p_actor_id FOR UPDATE;
     IF NOT FOUND THEN  -- the actor's first call: its gate row is made (by one worker; the others wait)
@@ -60,10 +57,8 @@ BEGIN
          WHERE g.actor_id = p_actor_id;
     END IF;
 
-    -- only a server's failures count (and any actor's whose config sets a breaker): a python or shell
-    -- actor capped by max_concurrency alone keeps its plain behaviour
-    failing := (p_outcome = 'retryable' OR (p_outcome = 'rate_limited' AND (breaker ->> 'count_rate_limits')::boolean))
-               AND (kind IN ('ollama', 'openai') OR configured ? 'breaker');
+    failing := (breaker ->> 'counts_failures')::boolean  -- actor_policy() says whose failures count
+               AND (p_outcome = 'retryable' OR (p_outcome = 'rate_limited' AND (breaker ->> 'count_rate_limits')::boolean));
     IF gate.state = 'closed' AND failing AND permit.granted_at >= gate.changed_at THEN
         UPDATE public.actor_gates AS g
            SET failures = ARRAY(SELECT failed_at FROM unnest(g.failures) AS failed_at

@@ -492,7 +492,7 @@ def actor_overview(engine: Engine) -> list[dict[str, Any]]:
             "summary.success_rate_pct, coalesce(summary.failed_calls, 0) AS failed_calls, "
             "coalesce(summary.total_prompt_tokens, 0) AS prompt_tokens, "
             "coalesce(summary.total_completion_tokens, 0) AS completion_tokens, "
-            "actor_policy(actor.config) -> 'rate_limit' AS rate_limit "
+            "actor_policy(actor.config, actor.actor_type) -> 'rate_limit' AS rate_limit "
             "FROM circuit_breakers AS breaker JOIN actors AS actor USING (actor_id) "
             "LEFT JOIN actor_performance_summary AS summary USING (actor_id) ORDER BY breaker.actor_name"
         )).mappings().all()  # fmt: skip

@@ -78,7 +78,7 @@ DROP FUNCTION public.actor_gate_change(integer, text, text);
 """
 
 DOWNGRADE_AFTER = """
-DROP FUNCTION public.actor_policy(jsonb);
+DROP FUNCTION public.actor_policy(jsonb, text);
 DROP FUNCTION public.actor_policy_problems(jsonb);
 DROP FUNCTION public.actor_policy_section_fits(text, jsonb);
 DROP TABLE circuit_breaker_events, actor_permits, actor_gates;
@@ -99,7 +99,7 @@ def upgrade() -> None:
     install(
         connection,
         "0050_function_actor_policy.sql",
-        "5092e602bdd4b148e6f1b40b728345b0b35d98ec2b3b712b45ac8d0692718332",
+        "0e8774452bdb1959abdb1302773292fef5e986154218f9b2526f6142b42849aa",
     )
     install(
         connection,
@@ -109,17 +109,17 @@ def upgrade() -> None:
     install(
         connection,
         "0800_function_actor_gate_change.sql",
-        "a99d36a63fb9298837fff1497fe56dc26a86a3afb53b40ab9402685e35420798",
+        "2ce306a6d3da14a53485fee404479655b029d216c9337b2b088a6035dc19298f",
     )
     install(
         connection,
         "0805_function_actor_admit.sql",
-        "06ad923272afe9b1b9996a68719d9ac0f81794f1244d1f091378bbce43ca2050",
+        "4b66133460daff8b4e7a39004de7d8ac10ca57ba662aaa051597f55c3f2e573c",
     )
     install(
         connection,
         "0810_function_actor_settle.sql",
-        "edecd522562080c68549e98ae80405f06a5b6aa15d2ada4512c6d1f7131509ff",
+        "ea1117aec7073e4d30bcef49856f993195b65694118ac6a2b55a59fccaecc7e8",
     )
     install(
         connection,
@@ -129,12 +129,12 @@ def upgrade() -> None:
     install(
         connection,
         "0820_view_circuit_breakers.sql",
-        "99439878cc8115c0ef13ae563e2fb6fc769813e47e0a297317e8ffb53814f5a9",
+        "ab4209c6203f1efd93d9926639b49a503827c76abb01b8dc934a9d92baa2e269",
     )
     install(
         connection,
         "0720_function_claim_chunk_v2.sql",
-        "08819d8f63d0eaf3a326cef3dd8279d8bb96e3cb3d0c2463ee25f52536bdada3",
+        "7045b968399f196e51a1089e4aab9c41b69d4ba47c8e26c9fc81e64e699c39d6",
     )
     install(
         connection,
@@ -144,7 +144,7 @@ def upgrade() -> None:
     install(
         connection,
         "0340_function_workflow_check_actors.sql",
-        "07a3fb39b8122755df308978fe3854de99c9e37c7dd4e270178a82289d35631a",
+        "37ca7897e47e3c5df052e22575af5989ffedf6554f7cbadf65a056685d9cb80e",
     )
     # INSTALL-END
 
