@@ -69,6 +69,11 @@ def backoff_seconds(attempt: int, base: float, cap: float, rng: random.Random) -
 class GuardedActor:
     """One chunk's view of an actor: its calls go through the database's gate, retried as configured."""
 
+    # the executor allows a guarded posting all the time it needs: waits for admission last as long as
+    # the database says, and each attempt keeps its own deadline (an HTTP actor's, a shell command's
+    # kill, and for a python callable the watch in `_call`)
+    deadline_seconds = float("inf")
+
     def __init__(
         self,
         actor: Actor,
@@ -91,19 +96,11 @@ class GuardedActor:
         self.conversation_id = conversation_id
         self.stopping = stopping
         self.rng = rng or random.Random()
-        retry = spec.policy.get("retry") or {}
-        calls_a_server = spec.actor_type in SERVER_TYPES
-        # a python or shell actor guarded for its cap alone is tried once, as it was before
-        self.max_attempts = (
-            max(1, int(retry.get("max_attempts", 3))) if calls_a_server or "retry" in spec.config else 1
-        )
+        retry = spec.policy.get("retry") or {}  # actor_policy(): 1 attempt for a local actor unless set
+        self.max_attempts = max(1, int(retry.get("max_attempts", 1)))
         self.base_seconds = float(retry.get("base_seconds", 1))
         self.cap_seconds = float(retry.get("cap_seconds", 30))
         self.on_open = (spec.policy.get("breaker") or {}).get("on_open", "fail")
-        # the executor allows a guarded posting all the time it needs: waits for admission last as long
-        # as the database says, and each attempt keeps its own deadline (an HTTP actor's, a shell
-        # command's kill, and for a python callable the watch in `_call`)
-        self.deadline_seconds = float("inf")
         self.watched = spec.actor_type == "python"
 
     def execute(self, task: Task) -> Outcome:
@@ -117,7 +114,7 @@ class GuardedActor:
             try:
                 called = self._call(task, admission)
             except BaseException:  # actors do not raise; if one does, its permit goes back, not counted
-                self._settle_quietly(admission, FATAL)
+                self._settle(admission, FATAL)
                 raise
             if called is None:  # a python callable overran: its permit goes back when it returns
                 return Outcome(sentinel=TIMEOUT, error_kind="timeout", attempt=attempt,
@@ -126,16 +123,8 @@ class GuardedActor:
             delay = self._retry_delay(outcome, attempt)
             used = (outcome.prompt_tokens or 0) + (outcome.completion_tokens or 0)
             logged = None if delay is None else self._call_row(task, outcome)
-            try:
-                self._settle(admission, outcome.failure_class or "ok", used if used else None, logged)
-            except Exception as error:  # the call happened: keep its outcome; the permit's lease frees it
-                log.warning(
-                    "could not settle a call with the database",
-                    actor=self.name,
-                    error=redact(str(error))[:200],
-                )
-                return self._deferred(task, outcome)
-            if delay is None:
+            settled = self._settle(admission, outcome.failure_class or "ok", used or None, logged)
+            if delay is None or not settled:  # final, or the call happened but could not be recorded
                 return self._deferred(task, outcome)
             if not self._sleep(delay):
                 return outcome  # the worker is stopping: this result is not stored anyway
@@ -154,7 +143,7 @@ class GuardedActor:
             outcome = self.actor.execute(task)
             done.append(outcome)
             if overran.is_set():
-                self._settle_quietly(admission, outcome.failure_class or "ok")
+                self._settle(admission, outcome.failure_class or "ok")
 
         thread = threading.Thread(target=run, name=f"actor-{self.name}-call", daemon=True)
         thread.start()
@@ -188,22 +177,23 @@ class GuardedActor:
             if not self._sleep(max(wait, 0.01)):
                 return admission
 
-    def _settle(self, admission: database.Admission, outcome_class: str, tokens: int | None,
-                logged: dict[str, Any] | None) -> None:  # fmt: skip
+    def _settle(self, admission: database.Admission, outcome_class: str, tokens: int | None = None,
+                logged: dict[str, Any] | None = None) -> bool:  # fmt: skip
+        """Give the permit back with the call's outcome; False when the database could not take it
+        (the permit's lease frees the slot then)."""
         assert admission.permit_id is not None
-        state, changed_from = database.actor_settle(
-            self.engine, admission.permit_id, self._actor_id, outcome_class, tokens, logged
-        )
-        if changed_from is not None:
-            log.warning(f"circuit breaker {state}", actor=self.name, from_state=changed_from, state=state)
-
-    def _settle_quietly(self, admission: database.Admission, outcome_class: str) -> None:
         try:
-            self._settle(admission, outcome_class, None, None)
-        except Exception as error:  # the failure being raised matters more; the lease frees the permit
+            state, changed_from = database.actor_settle(
+                self.engine, admission.permit_id, self._actor_id, outcome_class, tokens, logged
+            )
+        except Exception as error:
             log.warning(
                 "could not settle a call with the database", actor=self.name, error=redact(str(error))[:200]
             )
+            return False
+        if changed_from is not None:
+            log.warning(f"circuit breaker {state}", actor=self.name, from_state=changed_from, state=state)
+        return True
 
     def _gate_failed(self, error: Exception) -> Outcome:
         """The database could not admit the call: not called, and the posting goes back to the pool for
