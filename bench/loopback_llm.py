@@ -159,6 +159,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False  # stop() closes the connections itself: a hung one must not block it
     allow_reuse_address = True  # start() again on the same port
+    request_queue_size = 128  # socketserver's 5 drops the SYNs of clients that connect at once (a 1 s stall)
 
     def __init__(self, llm: LoopbackLLM, port: int):
         self.llm = llm

@@ -342,3 +342,25 @@ def wait_for(condition, seconds: float = 2.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "the condition did not hold in time"
         time.sleep(0.01)
+
+
+def test_many_clients_connecting_at_once_are_all_accepted_without_a_stall(llm: LoopbackLLM) -> None:
+    """A listen backlog of socketserver's 5 drops SYNs when clients connect together: a 1 s retransmit."""
+    import socket
+
+    clients = 64
+    ready = threading.Barrier(clients)
+    took: list[float] = []
+
+    def connect() -> None:
+        ready.wait()
+        started = time.monotonic()
+        with socket.create_connection(("127.0.0.1", llm.port), timeout=5):
+            took.append(time.monotonic() - started)
+
+    threads = [threading.Thread(target=connect) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(took) == clients and max(took) < 0.9, sorted(took)[-3:]
