@@ -8,7 +8,7 @@
 -- owners, grants, OIDs, versions, and the indexes of PRIMARY KEY / UNIQUE / EXCLUDE constraints.
 -- Written on PostgreSQL 15 (the version the project supports): pg_get_*def() text can differ between
 -- major versions, so regenerate it, rather than trust a diff, after a major upgrade.
--- alembic revision: 0010
+-- alembic revision: 0011
 
 -- extensions
 
@@ -87,6 +87,7 @@ CREATE TABLE actors (
     timeout_seconds numeric DEFAULT 300 NOT NULL,
     description text,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    policy jsonb GENERATED ALWAYS AS (actor_policy(config, actor_type)) STORED,
     CONSTRAINT actors_actor_name_check CHECK (btrim(actor_name) <> ''::text),
     CONSTRAINT actors_actor_name_key UNIQUE (actor_name),
     CONSTRAINT actors_actor_type_check CHECK (actor_type = ANY (ARRAY['ollama'::text, 'openai'::text, 'python'::text, 'shell'::text])),
@@ -353,7 +354,7 @@ CREATE VIEW circuit_breakers AS
     policy.breaker ->> 'on_open'::text AS on_open,
     gate.updated_at
    FROM actors actor
-     CROSS JOIN LATERAL ( SELECT actor_policy(actor.config, actor.actor_type) -> 'breaker'::text AS breaker) policy
+     CROSS JOIN LATERAL ( SELECT actor.policy -> 'breaker'::text AS breaker) policy
      LEFT JOIN actor_gates gate ON gate.actor_id = actor.actor_id;
 
 CREATE VIEW error_summary AS
@@ -413,14 +414,14 @@ FUNCTION actor_admit(integer,text,integer)
     RETURNS json
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 c0684d9546da5b9d704e13e047f0f2a0;
+    BODY md5 eef420f72bbce0ded8c2efd7c99c6000;
 
 FUNCTION actor_gate_change(integer,text,text)
     ARGUMENTS p_actor_id integer, p_to_state text, p_reason text
     RETURNS actor_gates
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 8e1b404e6094dfe8df066121a0c1bb4a;
+    BODY md5 4966e6f39610535968ee71e8599ae187;
 
 FUNCTION actor_policy(jsonb,text)
     ARGUMENTS p_config jsonb, p_actor_type text DEFAULT NULL::text
@@ -441,14 +442,21 @@ FUNCTION actor_policy_section_fits(text,jsonb)
     RETURNS boolean
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 008f65185ac29358d18d9e1987e431a7;
+    BODY md5 12fdac24f8833d9fb04bbb5418a2bc94;
 
 FUNCTION actor_settle(uuid,integer,text,integer,jsonb)
     ARGUMENTS p_permit_id uuid, p_actor_id integer, p_outcome text, p_tokens integer DEFAULT NULL::integer, p_call jsonb DEFAULT NULL::jsonb
     RETURNS TABLE(breaker_state text, changed_from text)
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 02385815469ad30855986a8e3d6cc6cb;
+    BODY md5 d6f24d44b05332911b5fb0890e9aff4d;
+
+FUNCTION actor_settle_and_admit(uuid,integer,integer,text,integer)
+    ARGUMENTS p_permit_id uuid, p_tokens integer, p_actor_id integer, p_worker text, p_estimated_tokens integer DEFAULT 0
+    RETURNS json
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+    SET search_path=pg_catalog, public, pg_temp
+    BODY md5 1de19f49c38b3c27d88b86130596e24c;
 
 FUNCTION branch_matches(text,text,text)
     ARGUMENTS p_condition text, p_output text, p_sentinel text
@@ -468,7 +476,7 @@ FUNCTION claim_chunk_v2(bigint,text,integer,integer)
     RETURNS json
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 9772834ada7f0d493d49f4bfc29e14a8;
+    BODY md5 e7210ae261d442e9b470c0b26a199f09;
 
 FUNCTION complete_chunk(bigint,text,jsonb)
     ARGUMENTS p_run_id bigint, p_worker text, p_results jsonb

@@ -5,7 +5,8 @@
 --              window_seconds, reset_seconds (numbers above 0, at most 10^9), on_open ("fail" or
 --              "wait"), count_rate_limits (true or false)
 --   rate_limit requests_per_minute, tokens_per_minute (numbers above 0, at most 10^12)
--- An unknown key is refused too: a misspelt one would otherwise be ignored in silence.
+-- An unknown key is refused too: a misspelt one would otherwise be ignored in silence. An absent
+-- section (NULL) is false, never NULL.
 CREATE OR REPLACE FUNCTION public.actor_policy_section_fits(p_section text, p_value jsonb)
 RETURNS boolean
 LANGUAGE sql
@@ -22,7 +23,7 @@ AS $function$
                ('breaker', 'count_rate_limits', 'boolean'),
                ('rate_limit', 'requests_per_minute', 'rate'), ('rate_limit', 'tokens_per_minute', 'rate')
     )
-    SELECT jsonb_typeof(p_value) = 'object'
+    SELECT coalesce(jsonb_typeof(p_value) = 'object', false)  -- an absent section (NULL) does not fit
            AND NOT EXISTS (
                SELECT 1
                  FROM jsonb_each(p_value) AS given (key, value)

@@ -12,9 +12,10 @@
 -- posting — and leased with the chunk's claim token (new for every claim, so a reclaimed posting's old
 -- token is stale). Each posting carries its prompt, rendered by prompt_expression(), and its context:
 -- the posting's columns (all but dedup_key) with the run, conversation, attempt, visit and last outcome.
--- The actor's policy is actor_policy(config, actor_type): its retry, breaker and rate-limit settings with the
--- defaults filled in. Expired claims of the run are swept first. A run that is not running, and a worker that was stopped
--- (taken over: its claims went back to the pool), have nothing to claim (worker_state() says why).
+-- The actor's policy is actors.policy (actor_policy(config, actor_type), stored when the row is
+-- written): its retry, breaker and rate-limit settings with the defaults filled in. Expired claims of
+-- the run are swept first. A run that is not running, and a worker that was stopped (taken over: its
+-- claims went back to the pool), have nothing to claim (worker_state() says why).
 CREATE OR REPLACE FUNCTION public.claim_chunk_v2(p_run_id bigint, p_worker text, p_max_postings integer DEFAULT 500,
                                                   p_wave_in_flight integer DEFAULT NULL)
 RETURNS json
@@ -115,7 +116,7 @@ BEGIN
                    'actor', json_build_object(
                        'actor_id', actor.actor_id, 'actor_name', actor.actor_name, 'actor_type', actor.actor_type,
                        'config', actor.config, 'timeout_seconds', actor.timeout_seconds,
-                       'max_concurrency', actor.max_concurrency, 'policy', public.actor_policy(actor.config, actor.actor_type)),
+                       'max_concurrency', actor.max_concurrency, 'policy', actor.policy),
                    'postings', (
                        SELECT json_agg(json_build_object(
                                   'posting_id', claimed.posting_id, 'attempt', claimed.attempt, 'prompt', %1$s,

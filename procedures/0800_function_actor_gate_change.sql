@@ -13,7 +13,7 @@ DECLARE
     gate public.actor_gates;
     reset_seconds double precision;
 BEGIN
-    SELECT (public.actor_policy(actor.config, actor.actor_type) -> 'breaker' ->> 'reset_seconds')::double precision
+    SELECT (actor.policy -> 'breaker' ->> 'reset_seconds')::double precision
       INTO reset_seconds
       FROM public.actors AS actor WHERE actor.actor_id = p_actor_id;
     INSERT INTO public.circuit_breaker_events (actor_id, from_state, to_state, reason)

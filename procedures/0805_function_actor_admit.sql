@@ -51,7 +51,7 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'actor_id % does not exist', p_actor_id USING ERRCODE = 'no_data_found';
     END IF;
-    policy := public.actor_policy(actor.config, actor.actor_type);
+    policy := actor.policy;
     SELECT * INTO gate FROM public.actor_gates AS g WHERE g.actor_id = p_actor_id FOR UPDATE;
     IF NOT FOUND THEN  -- the actor's first call: its gate row is made (by one worker; the others wait)
         INSERT INTO public.actor_gates (actor_id) VALUES (p_actor_id) ON CONFLICT (actor_id) DO NOTHING;

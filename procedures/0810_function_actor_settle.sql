@@ -36,7 +36,7 @@ BEGIN
     -- the gate is advisory state, called twice per LLM call: its commit need not wait for the disk (a
     -- crash of the server loses at most its last instants: a permit, a bucket's refill, a failure)
     PERFORM set_config('synchronous_commit', 'off', true);
-    SELECT public.actor_policy(actor.config, actor.actor_type) -> 'breaker' INTO breaker
+    SELECT actor.policy -> 'breaker' INTO breaker
       FROM public.actors AS actor WHERE actor.actor_id = p_actor_id;
     SELECT * INTO gate FROM public.actor_gates AS g WHERE g.actor_id = p_actor_id FOR UPDATE;
     IF NOT FOUND THEN  -- the actor's first call: its gate row is made (by one worker; the others wait)

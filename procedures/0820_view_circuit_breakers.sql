@@ -31,5 +31,5 @@ SELECT actor.actor_id,
        policy.breaker ->> 'on_open'                                                      AS on_open,
        gate.updated_at
   FROM public.actors AS actor
-  CROSS JOIN LATERAL (SELECT public.actor_policy(actor.config, actor.actor_type) -> 'breaker' AS breaker) AS policy
+  CROSS JOIN LATERAL (SELECT actor.policy -> 'breaker' AS breaker) AS policy
   LEFT JOIN public.actor_gates AS gate ON gate.actor_id = actor.actor_id;

@@ -149,6 +149,38 @@ def test_max_concurrency_caps_the_calls_in_flight_of_all_workers(gate: Gate) -> 
     assert gate.admit("w3").decision == "go"
 
 
+def test_a_success_handed_back_with_the_next_admission_frees_its_slot_for_it(gate: Gate) -> None:
+    gate.configure({"rate_limit": {"tokens_per_minute": 6000}}, max_concurrency=1)  # a bucket of 100
+    first = gate.admit("w1", tokens=60)
+    assert first.decision == "go" and first.permit_id is not None
+    assert gate.admit("w2").reason == "concurrency"
+    # one round trip: the 60 estimated become 10 used, and the only slot goes to the next call
+    second = database.actor_admit(gate.engine, gate.actor_id, "w1", 30, database.Held(first.permit_id, 10))
+    assert second.decision == "go" and second.permit_id not in (None, first.permit_id)
+    breaker = gate.breaker()
+    assert breaker["calls_in_flight"] == 1
+    assert 100 - 10 - 30 - 1 < breaker["tokens_left"] <= 100 - 10 - 30 + 1  # refilled meanwhile: 100/s
+    assert (breaker["state"], breaker["failures_in_window"]) == ("closed", 0)
+
+
+def test_the_stored_policy_follows_every_change_of_the_config(gate: Gate) -> None:
+    def policy() -> dict:
+        with gate.engine.connect() as conn:
+            return conn.execute(
+                text("SELECT policy FROM actors WHERE actor_id = :id"), {"id": gate.actor_id}
+            ).scalar_one()  # type: ignore[no-any-return]
+
+    assert policy()["breaker"]["failure_threshold"] == 3
+    gate.configure({"breaker": {"failure_threshold": 7}, "retry": {"max_attempts": 2}})
+    assert (policy()["breaker"]["failure_threshold"], policy()["retry"]["max_attempts"]) == (7, 2)
+    with gate.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE actors SET actor_type = 'python', config = '{}' WHERE actor_id = :id"),
+            {"id": gate.actor_id},
+        )
+    assert policy()["retry"]["max_attempts"] == 1 and policy()["breaker"]["counts_failures"] is False
+
+
 def test_requests_per_minute_space_the_calls_and_say_how_long_to_wait(gate: Gate) -> None:
     gate.configure({"rate_limit": {"requests_per_minute": 120}})  # a bucket of 2, refilled 2 per second
     assert [gate.admit().decision for _ in range(2)] == ["go", "go"]
