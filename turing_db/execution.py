@@ -38,6 +38,7 @@ def execute_chunk(
     slots: threading.Semaphore | None = None,
     more_tasks: Callable[[], Sequence[Task]] | None = None,
     start_no_more: Callable[[], bool] = lambda: False,
+    thread_done: Callable[[], None] | None = None,
 ) -> list[Outcome | None]:
     """One outcome per task, in order; None for tasks not finished when `stop_now()` turned true (or
     when a callback raised: then no further task starts). `slots` caps the calls in flight (by default
@@ -46,7 +47,8 @@ def execute_chunk(
     still run, so that a slot is refilled as soon as it frees (the runner claims the next chunk there);
     the tasks it gives follow the others in the outcomes, and once it gives none it is not asked again.
     When `start_no_more()` turns true (a graceful stop), those added tasks that have not started stay
-    unfinished (None) and the given ones still run."""
+    unfinished (None) and the given ones still run. `thread_done()` is called in each executing
+    thread as it ends, with its slot still taken (a guarded actor hands back its thread's permit)."""
     slots = slots or threading.Semaphore(concurrency)
     tasks = list(tasks)
     given = len(tasks)  # the rest came from more_tasks()
@@ -59,6 +61,7 @@ def execute_chunk(
     remaining = [len(tasks)]
     cancelled = threading.Event()  # no task starts after the chunk ended or failed
     last_start = [time.monotonic()]
+    pulling = [0]  # threads that will take queued tasks (started, and not ended for an empty queue)
 
     def finish(index: int, outcome: Outcome) -> None:  # with `changed` held
         results[index] = outcome
@@ -67,30 +70,46 @@ def execute_chunk(
             on_outcome(index, outcome)
 
     def pull() -> None:
+        """Take a slot, run queued tasks one after another while there are any, then end. The slot
+        is kept from one task to the next, and `thread_done()` runs before it is given back: what a
+        thread holds between its tasks (a guarded actor's permit) is only ever held with a slot."""
         while not cancelled.is_set():
             if not slots.acquire(timeout=STOP_POLL_SECONDS):  # every slot is busy, maybe with an overrun
                 continue
             try:
-                try:
-                    index = pending.get_nowait()
-                except queue.Empty:
-                    return
-                if cancelled.is_set():
-                    return
-                with changed:
-                    if index >= given and start_no_more():  # an added task, and a stop: it stays unfinished
-                        remaining[0] -= 1
-                        changed.notify_all()
-                        continue
-                    started[index] = last_start[0] = time.monotonic()
-                    changed.notify_all()  # the waiter now has a deadline to watch
-                try:
-                    outcome = actor.execute(tasks[index])
-                except BaseException as error:  # actors do not raise; if one does, its task still ends
-                    outcome = Outcome(sentinel=ERROR, error_kind=type(error).__name__,
-                                      error_message=f"{actor.name} raised {type(error).__name__}")  # fmt: skip
+                run_queued()
+                return
             finally:
-                slots.release()  # an overrunning call holds its slot until it returns
+                try:
+                    if thread_done is not None:
+                        thread_done()
+                finally:
+                    slots.release()  # an overrunning call held its slot until it returned
+
+    def run_queued() -> None:
+        while not cancelled.is_set():
+            try:
+                index = pending.get_nowait()
+            except queue.Empty:
+                with changed:  # tasks are added with `changed` held: none can slip in between
+                    if pending.empty():
+                        pulling[0] -= 1
+                        return
+                continue
+            if cancelled.is_set():
+                return
+            with changed:
+                if index >= given and start_no_more():  # an added task, and a stop: it stays unfinished
+                    remaining[0] -= 1
+                    changed.notify_all()
+                    continue
+                started[index] = last_start[0] = time.monotonic()
+                changed.notify_all()  # the waiter now has a deadline to watch
+            try:
+                outcome = actor.execute(tasks[index])
+            except BaseException as error:  # actors do not raise; if one does, its task still ends
+                outcome = Outcome(sentinel=ERROR, error_kind=type(error).__name__,
+                                  error_message=f"{actor.name} raised {type(error).__name__}")  # fmt: skip
             with changed:
                 if results[index] is None:  # not already reported as timed out
                     finish(index, outcome)
@@ -118,11 +137,13 @@ def execute_chunk(
         finally:
             changed.acquire()
 
-    def add_puller() -> None:
+    def add_puller() -> None:  # with `changed` held
+        pulling[0] += 1
         threading.Thread(target=pull, name=f"actor-{actor.name}", daemon=True).start()
 
-    for _ in range(max(1, min(concurrency, len(tasks)))):
-        add_puller()
+    with changed:
+        for _ in range(max(1, min(concurrency, len(tasks)))):
+            add_puller()
     deadline = timeout + GRACE_SECONDS
     next_wait_call = time.monotonic() + wait_interval
     try:
@@ -150,7 +171,7 @@ def execute_chunk(
                         results.append(None)
                         pending.put(len(tasks) - 1)
                     remaining[0] += len(added)
-                    for _ in range(min(concurrency, len(added))):
+                    for _ in range(min(concurrency - pulling[0], len(added))):  # the threads pulling go on
                         add_puller()
                     if not added:
                         more_tasks = None  # nothing more: do not ask again

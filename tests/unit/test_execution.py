@@ -141,3 +141,26 @@ def test_an_actor_that_raises_ends_its_task_with_an_error() -> None:
 
     outcomes = execute_chunk(Raising(), TASKS[:3], concurrency=2, timeout=float("inf"))
     assert [(o.sentinel, o.error_kind) for o in outcomes if o] == [("[ERROR]", "KeyboardInterrupt")] * 3
+
+
+def test_thread_done_runs_once_in_each_thread_while_it_still_has_its_slot() -> None:
+    """What a thread holds between its tasks (a guarded actor's permit) goes back before its slot does,
+    so no other thread can take the slot and find the permit still held."""
+    import threading
+
+    slots = threading.Semaphore(2)
+    ended: list[tuple[int, bool]] = []
+
+    def done() -> None:
+        free = slots.acquire(blocking=False)  # both slots taken while two threads end
+        if free:
+            slots.release()
+        ended.append((threading.get_ident(), free))
+
+    outcomes = execute_chunk(Timed(), TASKS[:6], concurrency=2, timeout=5, slots=slots, thread_done=done)
+    assert all(outcomes)
+    deadline = time.monotonic() + 2
+    while len(ended) < 2 and time.monotonic() < deadline:  # the last thread may end after the chunk
+        time.sleep(0.01)
+    assert len(ended) == len({ident for ident, _ in ended}) == 2
+    assert not any(free for _, free in ended[:1])  # the first to end: the other still had its slot
