@@ -419,13 +419,32 @@ class Admission:
     changed_from: str | None = None  # this admission half-opened the breaker (it was open)
 
 
+@dataclass(frozen=True)
+class Held:
+    """A permit whose call succeeded, not handed back yet: its thread's next admission does that."""
+
+    permit_id: uuid.UUID
+    tokens: int | None  # the call's real usage, prompt and completion
+
+
+# the gate's statements, run as the driver takes them (called twice per LLM call: no compilation)
+ADMIT = "SELECT actor_admit(%(actor)s, %(worker)s, %(tokens)s)"
+SETTLE_AND_ADMIT = "SELECT actor_settle_and_admit(%(permit)s, %(used)s, %(actor)s, %(worker)s, %(tokens)s)"
+SETTLE = "SELECT * FROM actor_settle(%(permit)s, %(actor)s, %(outcome)s, %(tokens)s, %(call)s)"
+
+
 @retry_while_unreachable
-def actor_admit(engine: Engine, actor_id: int, worker: str, estimated_tokens: int) -> Admission:
-    """May this worker call the actor now? One decision for all workers (actor_admit() in SQL)."""
+def actor_admit(
+    engine: Engine, actor_id: int, worker: str, estimated_tokens: int, succeeded: Held | None = None
+) -> Admission:
+    """May this worker call the actor now? One decision for all workers (actor_admit() in SQL).
+    `succeeded`, a permit whose call succeeded, is handed back in the same round trip first."""
     with _autocommit(engine) as conn:
-        answer = conn.execute(
-            text("SELECT actor_admit(:actor, :worker, :tokens)"),
-            {"actor": actor_id, "worker": worker, "tokens": estimated_tokens},
+        parameters = {"actor": actor_id, "worker": worker, "tokens": estimated_tokens}
+        if succeeded is not None:
+            parameters |= {"permit": str(succeeded.permit_id), "used": succeeded.tokens}
+        answer = conn.exec_driver_sql(
+            ADMIT if succeeded is None else SETTLE_AND_ADMIT, parameters
         ).scalar_one()
     permit = answer.get("permit_id")
     return Admission(
@@ -453,12 +472,10 @@ def actor_settle(
     'fatal'); `retried_call` logs an attempt that will be retried. The breaker's state afterwards, and
     the state it left if it changed."""
     with _autocommit(engine) as conn:
-        row = conn.execute(
-            text("SELECT * FROM actor_settle(:permit, :actor, :outcome, :tokens, CAST(:call AS jsonb))"),
-            {"permit": str(permit_id), "actor": actor_id, "outcome": outcome_class, "tokens": tokens,
-             "call": None if retried_call is None else json.dumps(retried_call)},
-        ).one()  # fmt: skip
-    return row.breaker_state, row.changed_from
+        state, changed_from = conn.exec_driver_sql(SETTLE, {
+            "permit": str(permit_id), "actor": actor_id, "outcome": outcome_class, "tokens": tokens,
+            "call": None if retried_call is None else json.dumps(retried_call)}).one()  # fmt: skip
+    return state, changed_from
 
 
 @contextmanager
@@ -492,7 +509,7 @@ def actor_overview(engine: Engine) -> list[dict[str, Any]]:
             "summary.success_rate_pct, coalesce(summary.failed_calls, 0) AS failed_calls, "
             "coalesce(summary.total_prompt_tokens, 0) AS prompt_tokens, "
             "coalesce(summary.total_completion_tokens, 0) AS completion_tokens, "
-            "actor_policy(actor.config, actor.actor_type) -> 'rate_limit' AS rate_limit "
+            "actor.policy -> 'rate_limit' AS rate_limit "
             "FROM circuit_breakers AS breaker JOIN actors AS actor USING (actor_id) "
             "LEFT JOIN actor_performance_summary AS summary USING (actor_id) ORDER BY breaker.actor_name"
         )).mappings().all()  # fmt: skip

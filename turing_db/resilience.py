@@ -4,7 +4,9 @@ A guarded actor's every attempt asks `actor_admit()` first, so one circuit break
 cap and one set of rate-limit buckets per actor hold across all workers and machines (per-process
 libraries would give N workers N times the threshold and the budget), and tells `actor_settle()`
 how it ended as soon as it does, so a breaker opens after `failure_threshold` failures across the
-fleet, not after a chunk's worth per worker. The decisions are SQL's; this module only waits and
+fleet, not after a chunk's worth per worker. A success (not a probe's) changes no breaker state, so
+its permit goes back with the same thread's next admission, one round trip for both
+(`actor_settle_and_admit()`), or when the thread ends. The decisions are SQL's; this module only waits and
 retries as they say:
 - `go`: call (one attempt of the actor), then settle with the outcome's class;
 - `wait` (concurrency or a rate limit): sleep the time the database gave, then ask again;
@@ -50,6 +52,7 @@ SERVER_TYPES = ("ollama", "openai")
 POLICY_KEYS = ("retry", "breaker", "rate_limit")
 SLEEP_STEP_SECONDS = 0.2  # how soon a stopping worker's waits notice it
 GATE_RETRY_SECONDS = 5.0  # a posting whose call the database could not admit is claimed again after this
+HAND_BACK_WAIT_SECONDS = 5.0  # the most an ended execution waits for its threads' permits to go back
 CONCURRENCY_WAIT_SECONDS = (0.02, 0.5)  # a call waiting for a free slot asks again after 20 ms, … 0.5 s
 
 
@@ -102,6 +105,11 @@ class GuardedActor:
         self.cap_seconds = float(retry.get("cap_seconds", 30))
         self.on_open = (spec.policy.get("breaker") or {}).get("on_open", "fail")
         self.watched = spec.actor_type == "python"
+        # per thread: the permit of its last call if that succeeded, until the thread's next admission
+        # hands it back in the same round trip (actor_settle_and_admit()), or `hand_back()` does
+        self._held: dict[int, database.Held] = {}
+        self._held_changed = threading.Condition()
+        self._handing_back = 0  # threads settling held permits now
 
     def execute(self, task: Task) -> Outcome:
         for attempt in range(1, self.max_attempts + 1):
@@ -122,6 +130,10 @@ class GuardedActor:
             outcome = replace(called, attempt=attempt)
             delay = self._retry_delay(outcome, attempt)
             used = (outcome.prompt_tokens or 0) + (outcome.completion_tokens or 0)
+            if outcome.failure_class is None and not admission.probe:  # handed back with the next admission
+                with self._held_changed:
+                    self._held[threading.get_ident()] = database.Held(admission.permit_id, used or None)
+                return outcome
             logged = None if delay is None else self._call_row(task, outcome)
             settled = self._settle(admission, outcome.failure_class or "ok", used or None, logged)
             if delay is None or not settled:  # final, or the call happened but could not be recorded
@@ -163,7 +175,9 @@ class GuardedActor:
         estimate = self._estimate(task)
         busy_wait = CONCURRENCY_WAIT_SECONDS[0]
         while True:
-            admission = database.actor_admit(self.engine, self._actor_id, self.worker, estimate)
+            with self._held_changed:  # lost if the admission fails: its lease frees the slot then
+                held = self._held.pop(threading.get_ident(), None)
+            admission = database.actor_admit(self.engine, self._actor_id, self.worker, estimate, held)
             if admission.changed_from is not None:
                 log.warning(f"circuit breaker {admission.state}", actor=self.name, from_state=admission.changed_from,
                             state=admission.state)  # fmt: skip
@@ -176,6 +190,28 @@ class GuardedActor:
                 wait, busy_wait = busy_wait, min(busy_wait * 2, CONCURRENCY_WAIT_SECONDS[1])
             if not self._sleep(max(wait, 0.01)):
                 return admission
+
+    def hand_back(self, every_thread: bool = False) -> None:
+        """Give back the permit this thread still holds (the executor calls this as each of its threads
+        ends); or, once the execution has ended (the runner), those of every thread, and wait for the
+        threads handing theirs back, so that none is left to its lease when the process exits."""
+        with self._held_changed:
+            if every_thread:
+                held, self._held = list(self._held.values()), {}
+            else:
+                held = [permit] if (permit := self._held.pop(threading.get_ident(), None)) else []
+            self._handing_back += 1
+        try:
+            for permit in held:
+                self._settle(database.Admission("go", permit_id=permit.permit_id), "ok", permit.tokens)
+        finally:
+            with self._held_changed:
+                self._handing_back -= 1
+                self._held_changed.notify_all()
+                if every_thread:
+                    self._held_changed.wait_for(
+                        lambda: self._handing_back == 0, timeout=HAND_BACK_WAIT_SECONDS
+                    )
 
     def _settle(self, admission: database.Admission, outcome_class: str, tokens: int | None = None,
                 logged: dict[str, Any] | None = None) -> bool:  # fmt: skip

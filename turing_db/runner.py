@@ -423,20 +423,26 @@ class WaveBatchProcessor:
         concurrency = chunk.actor.max_concurrency or DEFAULT_ACTOR_CONCURRENCY
         with self._actors_lock:  # one cap per worker and actor: a call that overran in the last chunk counts
             slots = self._slots.setdefault((worker, key), threading.Semaphore(concurrency))
-        outcomes = execute_chunk(
-            actor,
-            [claim.task() for claim in chunk.claims],
-            concurrency=concurrency,
-            slots=slots,
-            timeout=timeout,
-            wait_interval=min(self.heartbeat_seconds, chunk.lease_seconds / 3),  # a lease outlives two misses
-            while_waiting=keep_leases,
-            stop_now=stopping,
-            on_outcome=on_outcome,
-            tick=store_some,
-            more_tasks=next_chunk if guarded else None,
-            start_no_more=self._stop.is_set,
-        )
+        gate = actor if isinstance(actor, GuardedActor) else None
+        try:
+            outcomes = execute_chunk(
+                actor,
+                [claim.task() for claim in chunk.claims],
+                concurrency=concurrency,
+                slots=slots,
+                timeout=timeout,
+                wait_interval=min(self.heartbeat_seconds, chunk.lease_seconds / 3),  # leases outlive 2 misses
+                while_waiting=keep_leases,
+                stop_now=stopping,
+                on_outcome=on_outcome,
+                tick=store_some,
+                more_tasks=next_chunk if guarded else None,
+                start_no_more=self._stop.is_set,
+                thread_done=gate.hand_back if gate else None,
+            )
+        finally:
+            if gate:  # the permits of threads that have not ended yet
+                gate.hand_back(every_thread=True)
         return finished[handed_over:], all(outcome is not None for outcome in outcomes)
 
     def _actor(self, chunk: Chunk) -> tuple[Actor, str]:

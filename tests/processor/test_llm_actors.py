@@ -98,6 +98,24 @@ def test_retries_ride_out_a_short_outage_and_tokens_are_counted(
     assert calls[0][:2] == ("error", 3) and calls[1] == ("success", 20, True)
 
 
+def test_every_permit_is_back_when_the_run_ends(
+    engine: Engine, workflows: CommittedWorkflows, llm: LoopbackLLM
+) -> None:
+    """A success's permit goes back with its thread's next admission (one round trip for both) or when
+    the thread ends: none is left to wait out its lease, which would hold a slot of the cap meanwhile."""
+    one_llm_step(workflows, llm)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE actors SET max_concurrency = 4 WHERE actor_name = 'test_python'"))
+    add_postings(engine, 60)
+    summary = WaveBatchProcessor(W, engine=engine, chunk_size=20).run()
+    assert (summary.status, summary.completed) == ("completed", 60)
+    assert rows(engine, "SELECT count(*) FROM actor_permits") == [(0,)]
+    assert rows(engine, "SELECT calls_in_flight FROM circuit_breakers WHERE actor_name = 'test_python'") == [
+        (0,)
+    ]
+    assert llm.max_in_flight <= 4
+
+
 def run_workers(env: dict[str, str], count: int) -> None:
     workers = [
         subprocess.Popen([sys.executable, "-m", "turing_db.cli", "run", "--workflow", str(W), "--join",
