@@ -70,23 +70,28 @@ def execute_chunk(
             on_outcome(index, outcome)
 
     def pull() -> None:
-        """Take a slot, run queued tasks one after another while there are any, then end. The slot
-        is kept from one task to the next, and `thread_done()` runs before it is given back: what a
-        thread holds between its tasks (a guarded actor's permit) is only ever held with a slot."""
+        """Take a slot, run a queued task, give the slot back; until the queue is empty. With a
+        `thread_done`, the slot is kept from one task to the next instead, and `thread_done()` runs
+        before it is given back: what such a thread holds between its tasks (a guarded actor's
+        permit) is only ever held with a slot."""
+        keep_slot = thread_done is not None
         while not cancelled.is_set():
             if not slots.acquire(timeout=STOP_POLL_SECONDS):  # every slot is busy, maybe with an overrun
                 continue
+            more = False
             try:
-                run_queued()
-                return
+                more = run_queued(keep_slot)
             finally:
                 try:
-                    if thread_done is not None:
+                    if thread_done is not None and not more:
                         thread_done()
                 finally:
                     slots.release()  # an overrunning call held its slot until it returned
+            if not more:
+                return
 
-    def run_queued() -> None:
+    def run_queued(until_empty: bool) -> bool:
+        """Run queued tasks: one, or all of them `until_empty`; whether more may be queued."""
         while not cancelled.is_set():
             try:
                 index = pending.get_nowait()
@@ -94,10 +99,10 @@ def execute_chunk(
                 with changed:  # tasks are added with `changed` held: none can slip in between
                     if pending.empty():
                         pulling[0] -= 1
-                        return
+                        return False
                 continue
             if cancelled.is_set():
-                return
+                return False
             with changed:
                 if index >= given and start_no_more():  # an added task, and a stop: it stays unfinished
                     remaining[0] -= 1
@@ -115,6 +120,9 @@ def execute_chunk(
                     finish(index, outcome)
                 started.pop(index, None)
                 changed.notify_all()
+            if not until_empty:
+                return True
+        return False
 
     def not_started() -> list[int]:
         """Take every task not started yet off the queue."""
@@ -137,13 +145,16 @@ def execute_chunk(
         finally:
             changed.acquire()
 
-    def add_puller() -> None:  # with `changed` held
-        pulling[0] += 1
+    def start_puller() -> None:
         threading.Thread(target=pull, name=f"actor-{actor.name}", daemon=True).start()
 
-    with changed:
-        for _ in range(max(1, min(concurrency, len(tasks)))):
-            add_puller()
+    def add_puller() -> None:  # with `changed` held
+        pulling[0] += 1
+        start_puller()
+
+    pulling[0] = max(1, min(concurrency, len(tasks)))  # before they start: each may end at once
+    for _ in range(pulling[0]):
+        start_puller()
     deadline = timeout + GRACE_SECONDS
     next_wait_call = time.monotonic() + wait_interval
     try:
