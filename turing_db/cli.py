@@ -19,13 +19,13 @@ from rich.table import Table
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-from turing_db import database, postings, reports, validation
+from turing_db import database, health, postings, reports, validation
 from turing_db.display import console, print_findings, print_summary, run_display
 from turing_db.logs import configure_logging
 from turing_db.pool import DatabaseUnavailable, check_connection, get_engine
 from turing_db.provisioning import cluster, migrations, procedures
 from turing_db.runner import DEFAULT_CHUNK_SIZE, RunSummary, WaveBatchProcessor
-from turing_db.settings import ConfigurationError, Settings, load_settings
+from turing_db.settings import ConfigurationError, Settings, health_endpoint, load_settings
 
 USER_ERRORS = (
     ConfigurationError,
@@ -110,13 +110,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--join", action="store_true", help="join the workflow's active run as more workers")
     run.add_argument("--resume", type=int, metavar="RUN_ID", help="take over a run whose workers are gone")
+    run.add_argument(
+        "--health-port",
+        type=int,
+        metavar="PORT",
+        help="serve GET /health on this port while the run goes (default: TURING_HEALTH_PORT)",
+    )
+    run.add_argument(
+        "--health-host",
+        metavar="HOST",
+        help="the address it listens on (default: TURING_HEALTH_HOST, else 127.0.0.1)",
+    )
 
     # every argument after `psql` is psql's own (-c, -f, -v …): this parser claims no option letters
     psql = command("psql", cmd_psql, "psql on the configured database; arguments go to psql (-c, -f …)",
                    prefix_chars="+", add_help=False)  # fmt: skip
     psql.add_argument("psql_args", nargs=argparse.REMAINDER, metavar="PSQL_ARGS")
     command("status", cmd_status, "postings by stage, and the latest runs")
-    command("health", cmd_health, "check the database, pg_cron, migrations and the refresh job")
+    health_command = command("health", cmd_health, "check the database, pg_cron, migrations and the refresh "
+                             "job (exit 1 when unhealthy)")  # fmt: skip
+    health_command.add_argument("--json", action="store_true", help="print what GET /health serves")
 
     actors = command("actors", cmd_actors, "every actor: model, breaker, calls, tokens, rate limits "
                      "(reset-breaker NAME closes a breaker by hand)")  # fmt: skip
@@ -223,6 +236,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             on_progress=on_progress,
         )
         stop_on_signals(processor)
+        server = serve_health(args, engine, processor)
         try:
             summary = processor.run(limit=args.limit)
         except (validation.WorkflowInvalid, DBAPIError, *USER_ERRORS):
@@ -231,8 +245,32 @@ def cmd_run(args: argparse.Namespace) -> int:
             console.print_exception(max_frames=5)
             console.print("the run stopped on this error; what finished is stored: `turing run` resumes")
             return EXIT_WORKER_FAILED
+        finally:
+            if server is not None:
+                server.stop()
     print_summary(summary)
     return run_exit_status(summary)
+
+
+CLI_HEALTH_DEADLINE_SECONDS = 10.0  # `turing health --json` may connect to a distant server first
+
+
+def serve_health(
+    args: argparse.Namespace, engine: Engine, processor: WaveBatchProcessor
+) -> health.HealthServer | None:
+    """GET /health for this run, when a port is asked for (--health-port or TURING_HEALTH_PORT)."""
+    host, port = health_endpoint()
+    port = args.health_port or port
+    if port is None:
+        return None
+    watched = lambda: health.Watched(processor.run_id, processor.worker_names)  # noqa: E731
+    monitor = health.HealthMonitor(engine, migrations.head_revision(), watched)
+    try:
+        return health.HealthServer(monitor, args.health_host or host, port).start()
+    except OSError as error:
+        raise ConfigurationError(
+            f"cannot serve /health on {args.health_host or host}:{port}: {error.strerror}"
+        ) from None
 
 
 # `turing run`'s exit status, for scripts and schedulers (README, "Running")
@@ -331,6 +369,12 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_health(args: argparse.Namespace) -> int:
     settings = load_settings()
     engine = get_engine(settings)
+    if args.json:
+        checked = health.HealthMonitor(
+            engine, migrations.head_revision(), deadline=CLI_HEALTH_DEADLINE_SECONDS
+        ).check()
+        print(health.as_json(checked))
+        return 0 if checked["healthy"] else 1
     checks = reports.health_checks(engine, migrations.head_revision())
     table = Table(title=f"health of {settings.describe()}")
     table.add_column("check")

@@ -124,6 +124,8 @@ class WaveBatchProcessor:
         self.max_output_bytes = max_output_bytes or limits.max_output_bytes
         self.flush_batch = flush_batch or limits.flush_batch
         self.flush_seconds = (flush_ms or limits.flush_ms) / 1000
+        self.run_id: int | None = None  # the run this processor works on, once started (GET /health)
+        self.worker_names: tuple[str, ...] = ()
         self._stop = threading.Event()
         self._abandon = threading.Event()
         self._actors: dict[str, Actor] = {}
@@ -152,6 +154,7 @@ class WaveBatchProcessor:
         # unique even where containers share a hostname and a pid
         process = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         names = [f"{process}:{index}" for index in range(self.workers)]
+        self.worker_names = tuple(names)
         with Liveness(self.engine) as liveness:
             self._liveness = liveness
             liveness.hold(names[0])  # alive before registered: a concurrent start never sees it dead
@@ -163,6 +166,7 @@ class WaveBatchProcessor:
                 liveness.hold(name)
                 database.start_run(self.engine, self.workflow_id, name, join=True, holds_lock=True)
             liveness.watch()
+            self.run_id = start.workflow_run_id
             log.info("run started", workflow_id=self.workflow_id, run_id=start.workflow_run_id,
                      resumed=start.resumed, routed=start.postings_routed, postings=start.postings_in_run,
                      workers=self.workers)  # fmt: skip

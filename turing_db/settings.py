@@ -195,3 +195,15 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     if value <= 0:
         raise ConfigurationError(f"{name} must be positive, got {value}")
     return value
+
+
+def health_endpoint(
+    environ: Mapping[str, str] | None = None, env_file: Path | None = None
+) -> tuple[str, int | None]:
+    """Where `turing run` serves /health by default: TURING_HEALTH_HOST [127.0.0.1] and
+    TURING_HEALTH_PORT [none: no endpoint]."""
+    env = read_environment(environ, env_file)
+    port = env.get("TURING_HEALTH_PORT")
+    return env.get("TURING_HEALTH_HOST") or "127.0.0.1", (
+        _positive_int(env, "TURING_HEALTH_PORT", 1) if port else None
+    )

@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -70,6 +71,43 @@ def test_health_reports_every_check_ok(turing_env: dict[str, str]) -> None:
         "refresh-actor-performance",
     ):
         assert check in result.stdout
+
+
+def test_health_json_is_what_the_endpoint_serves_and_the_run_serves_it_while_it_goes(
+    clean_data: Engine, turing_env: dict[str, str]
+) -> None:
+    import json
+
+    import httpx
+    from port_for import get_port
+
+    result = turing(turing_env, "health", "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout)["healthy"] is True
+    assert turing(turing_env, "postings", "load-demo", "--count", "200").returncode == 0
+    port = get_port(None)
+    run = subprocess.Popen(
+        [sys.executable, "-m", "turing_db.cli", "run", "--workflow", "3001", "--health-port", str(port)],
+        env={**turing_env, "TURING_LOG_FORMAT": "json"}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    seen: list[dict] = []
+    deadline = time.monotonic() + 60
+    while run.poll() is None and time.monotonic() < deadline:
+        try:
+            response = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+        except httpx.TransportError:  # not listening yet, or the run just ended
+            time.sleep(0.02)
+            continue
+        body = response.json()
+        if body["run"] is not None:
+            seen.append(body)
+            assert response.status_code == 200, body
+    output = run.communicate(timeout=60)[0]
+    assert run.returncode == 0, output
+    assert seen, "the endpoint never showed the run while it went"
+    running = [body for body in seen if body["run"]["status"] == "running"]
+    assert running and running[-1]["run"]["workflow_id"] == 3001
+    assert len(running[-1]["workers"]) == 1 and running[-1]["workers"][0]["seconds_since_heartbeat"] >= 0
 
 
 def test_unreachable_database_error_names_it_without_the_password(turing_env: dict[str, str]) -> None:
