@@ -19,7 +19,7 @@ from rich.table import Table
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-from turing_db import database, health, postings, reports, validation
+from turing_db import database, health, metrics, postings, reports, validation
 from turing_db.display import console, print_findings, print_summary, run_display
 from turing_db.logs import configure_logging
 from turing_db.pool import DatabaseUnavailable, check_connection, get_engine
@@ -265,8 +265,12 @@ def serve_health(
         return None
     watched = lambda: health.Watched(processor.run_id, processor.worker_names)  # noqa: E731
     monitor = health.HealthMonitor(engine, migrations.head_revision(), watched)
+    gauges = metrics.DatabaseCollector(lambda: metrics.database_snapshot(engine, processor.run_id),
+                                       health.OneQuestionAtATime(name="metrics-scrape").ask)  # fmt: skip
     try:
-        return health.HealthServer(monitor, args.health_host or host, port).start()
+        return health.HealthServer(
+            monitor, args.health_host or host, port, lambda: metrics.exposition(gauges)
+        ).start()
     except OSError as error:
         raise ConfigurationError(
             f"cannot serve /health on {args.health_host or host}:{port}: {error.strerror}"

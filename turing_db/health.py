@@ -88,9 +88,48 @@ def document(engine: Engine, head: str, watched: Watched | None = None) -> dict[
     return {"healthy": not problems, "problems": problems, **result}
 
 
+class OneQuestionAtATime:
+    """Asks the database on a thread of its own, one question at a time, and waits at most `deadline`
+    seconds for the answer: a hung database costs the asker one deadline and never piles up threads
+    (while a question goes unanswered, the next ask waits for none)."""
+
+    def __init__(self, deadline: float = DEADLINE_SECONDS, name: str = "health-check"):
+        self.deadline = deadline
+        self.name = name
+        self._lock = threading.Lock()
+        self._asking: tuple[float, threading.Event, dict[str, Any]] | None = None  # since, done, answer
+
+    def ask(self, question: Callable[[], Any]) -> Any:
+        """The answer; raises `Unanswered` (with the database's error, or how long it has waited)."""
+        with self._lock:
+            if self._asking is None or self._asking[1].is_set():
+                done, answer = threading.Event(), dict[str, Any]()
+                self._asking = (time.monotonic(), done, answer)
+                threading.Thread(
+                    target=self._run, args=(question, done, answer), name=self.name, daemon=True
+                ).start()
+            since, done, answer = self._asking
+        done.wait(max(0.0, self.deadline - (time.monotonic() - since)))
+        if "value" in answer:
+            return answer["value"]
+        raise Unanswered(answer.get("error") or f"no answer for {time.monotonic() - since:.1f} s")
+
+    @staticmethod
+    def _run(question: Callable[[], Any], done: threading.Event, answer: dict[str, Any]) -> None:
+        try:
+            answer["value"] = question()
+        except Exception as error:  # the database failed mid-way: its reason, never a secret
+            answer["error"] = redact(str(getattr(error, "orig", None) or error)).strip().splitlines()[0][:300]
+        finally:
+            done.set()
+
+
+class Unanswered(Exception):
+    """The database did not answer within the deadline, or failed; the message says which."""
+
+
 class HealthMonitor:
-    """Answers `document()` within `deadline` seconds: the database is asked on a thread of its own,
-    one question at a time."""
+    """`document()` within `deadline` seconds, however the database behaves."""
 
     def __init__(
         self,
@@ -102,35 +141,16 @@ class HealthMonitor:
         self.engine = engine
         self.head = head
         self.watched = watched
-        self.deadline = deadline
-        self._lock = threading.Lock()
-        self._asking: tuple[float, threading.Event, dict[str, Any]] | None = None  # since, done, answer
+        self.questions = OneQuestionAtATime(deadline)
 
     def check(self) -> dict[str, Any]:
-        with self._lock:
-            if self._asking is None or self._asking[1].is_set():
-                done, answer = threading.Event(), dict[str, Any]()
-                self._asking = (time.monotonic(), done, answer)
-                threading.Thread(
-                    target=self._ask, args=(done, answer), name="health-check", daemon=True
-                ).start()
-            since, done, answer = self._asking
-        done.wait(max(0.0, self.deadline - (time.monotonic() - since)))  # a question long unanswered: none
-        if "document" in answer:
-            return answer["document"]  # type: ignore[no-any-return]
-        waited = time.monotonic() - since
-        detail = answer.get("error") or f"no answer for {waited:.1f} s"
+        try:
+            return self.questions.ask(lambda: document(self.engine, self.head, self.watched()))  # type: ignore[no-any-return]
+        except Unanswered as unanswered:
+            detail = str(unanswered)
         return {"healthy": False, "problems": [f"database reachable: {detail}"],
                 "checks": [{"name": "database reachable", "ok": False, "detail": detail}],
                 "breakers": [], "run": None, "workers": []}  # fmt: skip
-
-    def _ask(self, done: threading.Event, answer: dict[str, Any]) -> None:
-        try:
-            answer["document"] = document(self.engine, self.head, self.watched())
-        except Exception as error:  # the database failed mid-way: unhealthy, with its reason
-            answer["error"] = redact(str(getattr(error, "orig", None) or error)).strip().splitlines()[0][:300]
-        finally:
-            done.set()
 
 
 def as_json(health: dict[str, Any]) -> str:
@@ -143,10 +163,20 @@ def as_json(health: dict[str, Any]) -> str:
 
 
 class HealthServer:
-    """`GET /health` on host:port for a running process: 200 when healthy, 503 when not."""
+    """On host:port for a running process: `GET /health` (200 when healthy, 503 when not) and, when
+    given `metrics` (the exposition's bytes), `GET /metrics`."""
 
-    def __init__(self, monitor: HealthMonitor, host: str = "127.0.0.1", port: int = 0):
+    def __init__(
+        self,
+        monitor: HealthMonitor,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        metrics: Callable[[], bytes] | None = None,
+        metrics_content_type: str = "text/plain; charset=utf-8",
+    ):
         self.monitor = monitor
+        self.metrics = metrics
+        self.metrics_content_type = metrics_content_type
         self.host = host
         self._server = ThreadingHTTPServer((host, port), self._handler())
         self._server.daemon_threads = True
@@ -166,20 +196,25 @@ class HealthServer:
         self._server.server_close()
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
-        monitor = self.monitor
+        monitor, metrics, content_type = self.monitor, self.metrics, self.metrics_content_type
+        endpoints = ["/health"] + (["/metrics"] if metrics else [])
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                if self.path.split("?", 1)[0] != "/health":
-                    self._send(404, {"error": f"no endpoint GET {self.path}", "endpoints": ["/health"]})
-                    return
-                health = monitor.check()
-                self._send(200 if health["healthy"] else 503, health)
+                path = self.path.split("?", 1)[0]
+                if path == "/health":
+                    health = monitor.check()
+                    self._send(200 if health["healthy"] else 503, as_json(health).encode())
+                elif path == "/metrics" and metrics is not None:
+                    self._send(200, metrics(), content_type)
+                else:
+                    self._send(
+                        404, as_json({"error": f"no endpoint GET {path}", "endpoints": endpoints}).encode()
+                    )
 
-            def _send(self, status: int, body: dict[str, Any]) -> None:
-                payload = as_json(body).encode()
+            def _send(self, status: int, payload: bytes, content_type: str = "application/json") -> None:
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)

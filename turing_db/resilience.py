@@ -40,7 +40,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from turing_db import database
+from turing_db import database, metrics
 from turing_db.actors import CIRCUIT_OPEN, TIMEOUT, Actor, ActorSpec, Outcome, Task
 from turing_db.actors.base import FATAL, RATE_LIMITED, RETRYABLE
 from turing_db.logs import get_logger
@@ -138,6 +138,7 @@ class GuardedActor:
             settled = self._settle(admission, outcome.failure_class or "ok", used or None, logged)
             if delay is None or not settled:  # final, or the call happened but could not be recorded
                 return self._deferred(task, outcome)
+            metrics.RETRIES.labels(self.name).inc()
             if not self._sleep(delay):
                 return outcome  # the worker is stopping: this result is not stored anyway
         raise AssertionError("unreachable: the last attempt returns")
@@ -185,6 +186,7 @@ class GuardedActor:
                 return admission
             if admission.decision == "open" and self.on_open != "wait":
                 return admission
+            metrics.WAITS.labels(self.name, admission.reason or "breaker").inc()
             wait = admission.wait_seconds
             if admission.reason == "concurrency":  # no slot: ask less often the longer it lasts
                 wait, busy_wait = busy_wait, min(busy_wait * 2, CONCURRENCY_WAIT_SECONDS[1])

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from turing_db import database
+from turing_db import database, metrics
 from turing_db.actors import Actor, Outcome, Task, UnavailableActor, build_actor
 from turing_db.actors.registry import abandon_all
 from turing_db.database import Chunk, Claim, Progress
@@ -338,6 +338,9 @@ class WaveBatchProcessor:
             log.info("posting deferred", run_id=chunk.workflow_run_id, posting_id=completion.posting_id,
                      note=completion.note)  # fmt: skip
         self._counters.add(len(results) - len(stale) - len(deferred), len(stale))
+        metrics.STEPS.inc(len(results) - len(stale) - len(deferred))
+        metrics.STALE.inc(len(stale))
+        metrics.DEFERRED.inc(len(deferred))
         if self.on_progress:
             progress = database.run_progress(self.engine, chunk.workflow_run_id)
             self.on_progress(progress, chunk.conversation, self._counters.steps)
@@ -366,6 +369,8 @@ class WaveBatchProcessor:
             if len(finished) == handed_over:
                 oldest[0] = time.monotonic()
             finished.append((claims[index], outcome))
+            if outcome.defer_seconds is None:  # a deferral is no result (and maybe no call)
+                metrics.observe_call(chunk.actor.actor_name, outcome)
 
         def next_chunk() -> list[Task]:
             """The claims of the wave's next chunk, to start as slots free (none when the wave is done,

@@ -91,6 +91,7 @@ def test_health_json_is_what_the_endpoint_serves_and_the_run_serves_it_while_it_
         env={**turing_env, "TURING_LOG_FORMAT": "json"}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     seen: list[dict] = []
+    scraped: list[str] = []
     deadline = time.monotonic() + 60
     while run.poll() is None and time.monotonic() < deadline:
         try:
@@ -102,12 +103,15 @@ def test_health_json_is_what_the_endpoint_serves_and_the_run_serves_it_while_it_
         if body["run"] is not None:
             seen.append(body)
             assert response.status_code == 200, body
+            if len(seen) == 1:  # the same port serves the run's metrics
+                scraped.append(httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text)
     output = run.communicate(timeout=60)[0]
     assert run.returncode == 0, output
     assert seen, "the endpoint never showed the run while it went"
     running = [body for body in seen if body["run"]["status"] == "running"]
     assert running and running[-1]["run"]["workflow_id"] == 3001
     assert len(running[-1]["workers"]) == 1 and running[-1]["workers"][0]["seconds_since_heartbeat"] >= 0
+    assert 'turing_postings{state="waiting"}' in scraped[0] and "turing_database_up 1.0" in scraped[0]
 
 
 def test_unreachable_database_error_names_it_without_the_password(turing_env: dict[str, str]) -> None:
