@@ -42,6 +42,7 @@ DATA_TABLES = (
     "posting_state_checkpoints",
     "workflow_runs",
     "postings",
+    "alerts",
 )
 
 
