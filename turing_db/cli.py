@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import signal
+import socket
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,11 +20,12 @@ from rich.table import Table
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-from turing_db import database, health, metrics, postings, reports, validation
+from turing_db import alerts, database, health, metrics, postings, reports, validation
 from turing_db.display import console, print_findings, print_summary, run_display
 from turing_db.logs import configure_logging
 from turing_db.pool import DatabaseUnavailable, check_connection, get_engine
 from turing_db.provisioning import cluster, migrations, procedures
+from turing_db.redaction import redact
 from turing_db.runner import DEFAULT_CHUNK_SIZE, RunSummary, WaveBatchProcessor
 from turing_db.settings import ConfigurationError, Settings, health_endpoint, load_settings
 
@@ -126,7 +128,15 @@ def build_parser() -> argparse.ArgumentParser:
     psql = command("psql", cmd_psql, "psql on the configured database; arguments go to psql (-c, -f …)",
                    prefix_chars="+", add_help=False)  # fmt: skip
     psql.add_argument("psql_args", nargs=argparse.REMAINDER, metavar="PSQL_ARGS")
-    command("status", cmd_status, "postings by stage, and the latest runs")
+    status = command("status", cmd_status, "postings by stage and the latest runs, or one run (--run)")
+    status.add_argument("--run", type=int, metavar="RUN_ID", help="one run: progress per conversation, "
+                        "throughput, workers, errors, deferred and quarantined postings")  # fmt: skip
+    status.add_argument("--json", action="store_true", help="print JSON")
+    errors = command("errors", cmd_errors, "the latest errors by actor, conversation and kind, with examples")
+    errors.add_argument("--since", type=duration, default=duration("1d"), metavar="DURATION",
+                        help="how far back: 90s, 30m, 1h, 2d, 1w (default 1d)")  # fmt: skip
+    errors.add_argument("--run", type=int, metavar="RUN_ID", help="only this run's")
+    errors.add_argument("--json", action="store_true", help="print JSON")
     health_command = command("health", cmd_health, "check the database, pg_cron, migrations and the refresh "
                              "job (exit 1 when unhealthy)")  # fmt: skip
     health_command.add_argument("--json", action="store_true", help="print what GET /health serves")
@@ -236,18 +246,25 @@ def cmd_run(args: argparse.Namespace) -> int:
             on_progress=on_progress,
         )
         stop_on_signals(processor)
+        dispatcher = alerts.AlertDispatcher(
+            engine, f"{socket.gethostname()}:{os.getpid()}", alerts.load_channels()
+        )
         server = serve_health(args, engine, processor)
+        dispatcher.start()
         try:
             summary = processor.run(limit=args.limit)
         except (validation.WorkflowInvalid, DBAPIError, *USER_ERRORS):
             raise  # main() says what it was, with its own status
-        except Exception:
+        except Exception as error:
             console.print_exception(max_frames=5)
             console.print("the run stopped on this error; what finished is stored: `turing run` resumes")
+            alerts.raise_alert(engine, "run_failed", {"workflow_id": args.workflow, "workflow_run_id": processor.run_id,
+                                                      "error": redact(f"{type(error).__name__}: {error}")[:500]})  # fmt: skip
             return EXIT_WORKER_FAILED
         finally:
             if server is not None:
                 server.stop()
+            dispatcher.stop()  # what is waiting is delivered first
     print_summary(summary)
     return run_exit_status(summary)
 
@@ -341,8 +358,60 @@ def cmd_psql(args: argparse.Namespace) -> int:
     os.execvpe(argv[0], argv, env)
 
 
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def duration(value: str) -> float:
+    """`90s`, `30m`, `1h`, `2d`, `1w` in seconds (argparse's type for --since and --older-than)."""
+    number, unit = value.strip()[:-1], value.strip()[-1:].lower()
+    try:
+        seconds = float(number) * DURATION_UNITS[unit]
+    except (KeyError, ValueError):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a duration like 90s, 30m, 1h, 2d or 1w") from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"{value!r}: a duration must be positive")
+    return seconds
+
+
+def cmd_errors(args: argparse.Namespace) -> int:
+    _, engine = _connect()
+    found = database.recent_errors(engine, args.since, args.run)
+    if args.json:
+        print(health.as_json({"since_seconds": args.since, "run": args.run, "errors": found}))
+        return 0
+    if not found:
+        console.print("no errors" + (f" in run {args.run}" if args.run else "") + " in that time")
+        return 0
+    table = Table(title="errors, most frequent first" + (f" (run {args.run})" if args.run else ""))
+    for column in (
+        "actor",
+        "conversation",
+        "kind",
+        "errors",
+        "last seen (UTC)",
+        "example postings",
+        "message",
+    ):
+        table.add_column(column, overflow="fold", justify="right" if column == "errors" else "left")
+    for row in found:
+        table.add_row(row["actor_name"], row["conversation"] or "", row["error_kind"], str(row["errors"]),
+                      f"{row['last_seen']:%Y-%m-%d %H:%M:%S}", ", ".join(str(p) for p in row["example_postings"]),
+                      row["example_message"] or "")  # fmt: skip
+    console.print(table)
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     _, engine = _connect()
+    if args.run is not None:
+        return print_run_status(engine, args.run, args.json)
+    if args.json:
+        print(health.as_json({"postings": database.posting_counts(engine),
+                              "runs": [{"workflow_run_id": run.workflow_run_id, "workflow_id": run.workflow_id,
+                                        "status": run.status, "started_at": run.started_at,
+                                        "finished_at": run.finished_at, **run.progress.__dict__}
+                                       for run in database.latest_runs(engine)]}))  # fmt: skip
+        return 0
     table = Table(title="postings")
     table.add_column("state")
     table.add_column("postings", justify="right")
@@ -367,6 +436,53 @@ def cmd_status(args: argparse.Namespace) -> int:
                                progress.waiting + progress.claimed)),
         )  # fmt: skip
     console.print(runs_table)
+    return 0
+
+
+def print_run_status(engine: Engine, run_id: int, as_json: bool) -> int:
+    status = database.run_status(engine, run_id)
+    if status is None:
+        console.print(f"[bold red]error:[/] there is no run {run_id} (`turing status` lists the latest)")
+        return EXIT_CANNOT_RUN
+    if as_json:
+        print(health.as_json(status))
+        return 0
+    run, progress, speed = status["run"], status["progress"], status["throughput"]
+    console.print(
+        f"run {run['workflow_run_id']} of workflow {run['workflow_id']}: [bold]{run['status']}[/], "
+        f"{run['seconds']:.0f} s; {progress['done']} done, {progress['failed']} failed, "
+        f"{progress['quarantined']} quarantined, {progress['waiting']} waiting ({status['deferred']} deferred), "
+        f"{progress['claimed']} claimed; {speed['steps']} steps, {speed['steps_per_second']} steps/s "
+        f"({speed['last_minute_steps_per_second']} in the last minute)", highlight=False,
+    )  # fmt: skip
+    table = Table(title="conversations")
+    keys = (
+        "completed",
+        "ended",
+        "failed",
+        "quarantined",
+        "calls",
+        "errors",
+        "avg_latency_ms",
+        "p95_latency_ms",
+    )
+    table.add_column("conversation")
+    for key in keys:
+        table.add_column(key.replace("_", " "), justify="right")
+    for row in status["conversations"]:
+        table.add_row(row["conversation"], *("" if row[key] is None else str(row[key]) for key in keys))
+    console.print(table)
+    workers = Table(title="workers")
+    for column in ("worker", "started (UTC)", "last heartbeat", "seconds since", "stopped"):
+        workers.add_column(column)
+    for worker in status["workers"]:
+        workers.add_row(worker["worker_id"], worker["started_at"][:19], worker["heartbeat_at"][:19],
+                        str(worker["seconds_since_heartbeat"]), (worker["stopped_at"] or "")[:19])  # fmt: skip
+    console.print(workers)
+    for error in status["errors"]:
+        console.print(f"[red]{error['errors']} × {error['error_kind']}[/] at {error['conversation']} "
+                      f"({error['actor_name']}), e.g. posting {error['example_postings'][0]}: "
+                      f"{error['example_message'] or ''}", highlight=False)  # fmt: skip
     return 0
 
 

@@ -648,6 +648,22 @@ def latest_runs(engine: Engine, limit: int = 10) -> list[RunOverview]:
     ]  # fmt: skip
 
 
+def run_status(engine: Engine, run_id: int) -> dict[str, Any] | None:
+    """One run as `turing status --run` shows it (run_status() in SQL); None when there is no such run."""
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT run_status(:run)"), {"run": run_id}).scalar_one()  # type: ignore[no-any-return]
+
+
+def recent_errors(engine: Engine, since_seconds: float, run_id: int | None = None) -> list[dict[str, Any]]:
+    """Failed calls of the last `since_seconds`, grouped by actor, conversation and kind (recent_errors())."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT * FROM recent_errors(make_interval(secs => :since), :run)"),
+            {"since": since_seconds, "run": run_id},
+        ).mappings().all()  # fmt: skip
+    return [dict(row) for row in rows]
+
+
 def health_facts(engine: Engine) -> HealthFacts:
     """Read what `turing health` checks; works on a database that is not migrated yet."""
     with engine.connect() as conn:

@@ -1,0 +1,42 @@
+"""status and errors: recent_errors() groups failed calls by actor, conversation and kind with example
+postings and a message (`turing errors`); run_status() is one run as JSON: progress, deferred
+postings, throughput, conversations, workers and errors (`turing status --run ID`)
+
+Revision ID: 0013
+Revises: 0012
+Create Date: 2026-12-01
+"""
+
+from alembic import op
+
+from turing_db.provisioning.procedures import execute_script, install
+
+revision = "0013"
+down_revision = "0012"
+branch_labels = None
+depends_on = None
+
+DOWNGRADE = """
+DROP FUNCTION public.run_status(bigint);
+DROP FUNCTION public.recent_errors(interval, bigint);
+"""
+
+
+def upgrade() -> None:
+    connection = op.get_bind()
+    # INSTALL-BEGIN
+    install(
+        connection,
+        "0840_function_recent_errors.sql",
+        "a4f8d91e313cbdbcd976941cf1e820a8c40aa3cfd9eeed1a885ad84bef2ffe24",
+    )
+    install(
+        connection,
+        "0845_function_run_status.sql",
+        "14f4a49b1f74e407aa6c7fb893cc086676920bca4e0ab809b9c293bafa9e699e",
+    )
+    # INSTALL-END
+
+
+def downgrade() -> None:
+    execute_script(op.get_bind(), DOWNGRADE)
