@@ -593,6 +593,13 @@ FUNCTION prompt_expression(text)
     SET search_path=pg_catalog, public, pg_temp
     BODY md5 650dbe37b7d90bb21fb89fa3a679a142;
 
+FUNCTION prune_finished_runs(interval)
+    ARGUMENTS p_older_than interval
+    RETURNS TABLE(runs bigint, checkpoints bigint, outputs bigint, calls bigint, work_rows bigint, alerts bigint)
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+    SET search_path=pg_catalog, public, pg_temp
+    BODY md5 90b256586abb99d006b50f8158da75f8;
+
 FUNCTION raise_alert(text,jsonb)
     ARGUMENTS p_event text, p_details jsonb DEFAULT '{}'::jsonb
     RETURNS bigint

@@ -132,6 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--run", type=int, metavar="RUN_ID", help="one run: progress per conversation, "
                         "throughput, workers, errors, deferred and quarantined postings")  # fmt: skip
     status.add_argument("--json", action="store_true", help="print JSON")
+    prune = command("prune", cmd_prune, "delete the checkpoints, calls and replaced outputs of runs finished "
+                    "long ago (the latest outputs and the runs' rows stay)")  # fmt: skip
+    prune.add_argument("--older-than", type=duration, required=True, metavar="DURATION",
+                       help="runs finished more than this long ago: 30d, 12w …")  # fmt: skip
     errors = command("errors", cmd_errors, "the latest errors by actor, conversation and kind, with examples")
     errors.add_argument("--since", type=duration, default=duration("1d"), metavar="DURATION",
                         help="how far back: 90s, 30m, 1h, 2d, 1w (default 1d)")  # fmt: skip
@@ -371,6 +375,16 @@ def duration(value: str) -> float:
     if seconds <= 0:
         raise argparse.ArgumentTypeError(f"{value!r}: a duration must be positive")
     return seconds
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    _, engine = _connect()
+    pruned = database.prune_finished_runs(engine, args.older_than)
+    console.print(f"pruned {pruned['runs']} runs finished more than {args.older_than / 86400:g} days ago: "
+                  f"{pruned['checkpoints']} checkpoints, {pruned['calls']} actor calls, {pruned['outputs']} "
+                  f"replaced outputs, {pruned['work_rows']} work rows; {pruned['alerts']} delivered alerts",
+                  highlight=False)  # fmt: skip
+    return 0
 
 
 def cmd_errors(args: argparse.Namespace) -> int:

@@ -664,6 +664,15 @@ def recent_errors(engine: Engine, since_seconds: float, run_id: int | None = Non
     return [dict(row) for row in rows]
 
 
+def prune_finished_runs(engine: Engine, older_than_seconds: float) -> dict[str, int]:
+    """Delete the logs of runs finished more than `older_than_seconds` ago; what went, per table."""
+    with engine.begin() as conn:
+        lift_statement_timeout(conn)  # a first prune of a year of logs may take a while
+        row = conn.execute(text("SELECT * FROM prune_finished_runs(make_interval(secs => :age))"),
+                           {"age": older_than_seconds}).mappings().one()  # fmt: skip
+    return {key: int(value) for key, value in row.items()}
+
+
 def health_facts(engine: Engine) -> HealthFacts:
     """Read what `turing health` checks; works on a database that is not migrated yet."""
     with engine.connect() as conn:

@@ -1,6 +1,7 @@
-"""status and errors: recent_errors() groups failed calls by actor, conversation and kind with example
-postings and a message (`turing errors`); run_status() is one run as JSON: progress, deferred
-postings, throughput, conversations, workers and errors (`turing status --run ID`)
+"""status, errors and retention: recent_errors() groups failed calls by actor, conversation and kind
+with example postings and a message (`turing errors`); run_status() is one run as JSON: progress,
+deferred postings, throughput, conversations, workers and errors (`turing status --run ID`);
+prune_finished_runs() deletes the logs of runs finished long ago (`turing prune`)
 
 Revision ID: 0013
 Revises: 0012
@@ -17,6 +18,7 @@ branch_labels = None
 depends_on = None
 
 DOWNGRADE = """
+DROP FUNCTION public.prune_finished_runs(interval);
 DROP FUNCTION public.run_status(bigint);
 DROP FUNCTION public.recent_errors(interval, bigint);
 """
@@ -34,6 +36,11 @@ def upgrade() -> None:
         connection,
         "0845_function_run_status.sql",
         "14f4a49b1f74e407aa6c7fb893cc086676920bca4e0ab809b9c293bafa9e699e",
+    )
+    install(
+        connection,
+        "0850_function_prune_finished_runs.sql",
+        "596f35e770f9051cae40ad1151ecaae4bcf3f0d28dde11bfc86b48bff25c2fb1",
     )
     # INSTALL-END
 
