@@ -8,7 +8,7 @@ WORKFLOW   ?= 3001
 LIMIT      ?=
 STAMP      := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: help venv db db-stop migrate demo run test unit coverage validate psql status health bench lint fmt schema clean
+.PHONY: help venv db db-stop migrate demo run test unit coverage validate psql status health report bench lint fmt schema clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -46,6 +46,11 @@ status: db  ## postings by state and the latest runs
 
 health: db  ## database, pg_cron, migrations and the refresh job
 	$(TURING) health
+
+report: db  ## the latest run's report as report.html (RUN=ID for another), and its screenshot report.png
+	$(TURING) report $(if $(RUN),--run $(RUN)) --out report.html
+	chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1200,2200 \
+		--user-data-dir=$(CURDIR)/.turing/chromium --screenshot=$(CURDIR)/report.png file://$(CURDIR)/report.html
 
 psql: db  ## psql on the configured database
 	$(TURING) psql

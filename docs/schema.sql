@@ -655,6 +655,13 @@ FUNCTION run_progress(bigint)
     SET search_path=pg_catalog, public, pg_temp
     BODY md5 a4d805869b6231c9931efa5fa32b743f;
 
+FUNCTION run_report(bigint)
+    ARGUMENTS p_run_id bigint
+    RETURNS json
+    LANGUAGE sql STABLE PARALLEL UNSAFE
+    SET search_path=pg_catalog, public, pg_temp
+    BODY md5 e37dc0d7e94f23055016bb7578b86bde;
+
 FUNCTION run_status(bigint)
     ARGUMENTS p_run_id bigint
     RETURNS json

@@ -20,7 +20,7 @@ from rich.table import Table
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-from turing_db import alerts, database, health, metrics, postings, reports, validation
+from turing_db import alerts, database, health, metrics, postings, report, reports, validation
 from turing_db.display import console, print_findings, print_summary, run_display
 from turing_db.logs import configure_logging
 from turing_db.pool import DatabaseUnavailable, check_connection, get_engine
@@ -136,6 +136,11 @@ def build_parser() -> argparse.ArgumentParser:
                     "long ago (the latest outputs and the runs' rows stay)")  # fmt: skip
     prune.add_argument("--older-than", type=duration, required=True, metavar="DURATION",
                        help="runs finished more than this long ago: 30d, 12w …")  # fmt: skip
+    report_command = command("report", cmd_report, "write a run's report: one self-contained HTML page")
+    report_command.add_argument("--run", type=int, metavar="RUN_ID", help="the run (default: the latest)")
+    report_command.add_argument(
+        "--out", type=Path, metavar="FILE", help="where to write it (default: report-RUN.html)"
+    )
     errors = command("errors", cmd_errors, "the latest errors by actor, conversation and kind, with examples")
     errors.add_argument("--since", type=duration, default=duration("1d"), metavar="DURATION",
                         help="how far back: 90s, 30m, 1h, 2d, 1w (default 1d)")  # fmt: skip
@@ -289,13 +294,21 @@ def serve_health(
     gauges = metrics.DatabaseCollector(lambda: metrics.database_snapshot(engine, processor.run_id),
                                        health.OneQuestionAtATime(name="metrics-scrape").ask)  # fmt: skip
     try:
-        return health.HealthServer(
-            monitor, args.health_host or host, port, lambda: metrics.exposition(gauges)
-        ).start()
+        server = health.HealthServer(monitor, args.health_host or host, port, lambda: metrics.exposition(gauges),
+                                     metrics.CONTENT_TYPE, page=lambda: live_report(engine, processor))  # fmt: skip
+        return server.start()
     except OSError as error:
         raise ConfigurationError(
             f"cannot serve /health on {args.health_host or host}:{port}: {error.strerror}"
         ) from None
+
+
+def live_report(engine: Engine, processor: WaveBatchProcessor) -> str:
+    """GET /: the running run's report, refreshing itself (a placeholder until the run has started)."""
+    data = None if processor.run_id is None else report.report_data(engine, processor.run_id)
+    if data is None:
+        return '<!doctype html><meta http-equiv="refresh" content="2"><title>starting</title><p>the run is starting</p>'
+    return report.render(data, live=True)
 
 
 # `turing run`'s exit status, for scripts and schedulers (README, "Running")
@@ -375,6 +388,22 @@ def duration(value: str) -> float:
     if seconds <= 0:
         raise argparse.ArgumentTypeError(f"{value!r}: a duration must be positive")
     return seconds
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    _, engine = _connect()
+    run_id = args.run if args.run is not None else report.latest_run_id(engine)
+    data = None if run_id is None else report.report_data(engine, run_id)
+    if data is None:
+        console.print(
+            "[bold red]error:[/] " + (f"there is no run {run_id}" if run_id is not None else "no runs yet")
+        )
+        return EXIT_CANNOT_RUN
+    out = args.out or Path(f"report-{run_id}.html")
+    out.write_text(report.render(data), encoding="utf-8")
+    console.print(f"wrote {out}: run {run_id}, {data['progress']['done']} done, {data['progress']['failed']} failed",
+                  highlight=False)  # fmt: skip
+    return 0
 
 
 def cmd_prune(args: argparse.Namespace) -> int:

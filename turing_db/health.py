@@ -15,6 +15,7 @@ has gone unanswered.
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 import threading
 import time
@@ -164,7 +165,7 @@ def as_json(health: dict[str, Any]) -> str:
 
 class HealthServer:
     """On host:port for a running process: `GET /health` (200 when healthy, 503 when not) and, when
-    given `metrics` (the exposition's bytes), `GET /metrics`."""
+    given `metrics` (the exposition's bytes), `GET /metrics`, and given `page` (HTML), `GET /`."""
 
     def __init__(
         self,
@@ -173,10 +174,12 @@ class HealthServer:
         port: int = 0,
         metrics: Callable[[], bytes] | None = None,
         metrics_content_type: str = "text/plain; charset=utf-8",
+        page: Callable[[], str] | None = None,
     ):
         self.monitor = monitor
         self.metrics = metrics
         self.metrics_content_type = metrics_content_type
+        self.page = page
         self.host = host
         self._server = ThreadingHTTPServer((host, port), self._handler())
         self._server.daemon_threads = True
@@ -196,8 +199,13 @@ class HealthServer:
         self._server.server_close()
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
-        monitor, metrics, content_type = self.monitor, self.metrics, self.metrics_content_type
-        endpoints = ["/health"] + (["/metrics"] if metrics else [])
+        monitor, metrics, content_type, page = (
+            self.monitor,
+            self.metrics,
+            self.metrics_content_type,
+            self.page,
+        )
+        endpoints = ["/health"] + (["/metrics"] if metrics else []) + (["/"] if page else [])
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
@@ -207,6 +215,13 @@ class HealthServer:
                     self._send(200 if health["healthy"] else 503, as_json(health).encode())
                 elif path == "/metrics" and metrics is not None:
                     self._send(200, metrics(), content_type)
+                elif path == "/" and page is not None:
+                    try:
+                        self._send(200, page().encode(), "text/html; charset=utf-8")
+                    except Exception as error:  # the database is away: say so, and try again soon
+                        message = html.escape(redact(str(getattr(error, "orig", None) or error))[:300])
+                        self._send(503, f'<meta http-equiv="refresh" content="5"><p>{message}</p>'.encode(),
+                                   "text/html; charset=utf-8")  # fmt: skip
                 else:
                     self._send(
                         404, as_json({"error": f"no endpoint GET {path}", "endpoints": endpoints}).encode()

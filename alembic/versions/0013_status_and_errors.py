@@ -1,7 +1,8 @@
 """status, errors and retention: recent_errors() groups failed calls by actor, conversation and kind
 with example postings and a message (`turing errors`); run_status() is one run as JSON: progress,
 deferred postings, throughput, conversations, workers and errors (`turing status --run ID`);
-prune_finished_runs() deletes the logs of runs finished long ago (`turing prune`)
+prune_finished_runs() deletes the logs of runs finished long ago (`turing prune`); run_report() adds
+what the HTML report draws: a timeline, latency bands and tokens per actor (`turing report`)
 
 Revision ID: 0013
 Revises: 0012
@@ -18,6 +19,7 @@ branch_labels = None
 depends_on = None
 
 DOWNGRADE = """
+DROP FUNCTION public.run_report(bigint);
 DROP FUNCTION public.prune_finished_runs(interval);
 DROP FUNCTION public.run_status(bigint);
 DROP FUNCTION public.recent_errors(interval, bigint);
@@ -41,6 +43,11 @@ def upgrade() -> None:
         connection,
         "0850_function_prune_finished_runs.sql",
         "596f35e770f9051cae40ad1151ecaae4bcf3f0d28dde11bfc86b48bff25c2fb1",
+    )
+    install(
+        connection,
+        "0855_function_run_report.sql",
+        "4462d72f09d3de56908778cb6cfbb5fd5650ef7923f82c0b781edfdb5de95a0f",
     )
     # INSTALL-END
 

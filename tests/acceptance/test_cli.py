@@ -103,8 +103,9 @@ def test_health_json_is_what_the_endpoint_serves_and_the_run_serves_it_while_it_
         if body["run"] is not None:
             seen.append(body)
             assert response.status_code == 200, body
-            if len(seen) == 1:  # the same port serves the run's metrics
+            if len(seen) == 1:  # the same port serves the run's metrics and its live report
                 scraped.append(httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text)
+                scraped.append(httpx.get(f"http://127.0.0.1:{port}/", timeout=5).text)
     output = run.communicate(timeout=60)[0]
     assert run.returncode == 0, output
     assert seen, "the endpoint never showed the run while it went"
@@ -112,6 +113,7 @@ def test_health_json_is_what_the_endpoint_serves_and_the_run_serves_it_while_it_
     assert running and running[-1]["run"]["workflow_id"] == 3001
     assert len(running[-1]["workers"]) == 1 and running[-1]["workers"][0]["seconds_since_heartbeat"] >= 0
     assert 'turing_postings{state="waiting"}' in scraped[0] and "turing_database_up 1.0" in scraped[0]
+    assert "<title>Run " in scraped[1] and 'http-equiv="refresh"' in scraped[1]
 
 
 def test_unreachable_database_error_names_it_without_the_password(turing_env: dict[str, str]) -> None:
