@@ -157,7 +157,7 @@ class AlertDispatcher:
 
     @staticmethod
     def _failed(channel: str, outcome: str) -> str:
-        log.warning(f"the alert {channel} failed", outcome=outcome)
+        log.warning("alert delivery failed", channel=channel, outcome=outcome)
         return outcome
 
     def _post(self, body: str) -> str:

@@ -44,8 +44,9 @@ USER_ERRORS = (
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    # a run logs its progress as JSON lines when nobody watches a progress bar
-    configure_logging("INFO" if args.command == "run" and not sys.stderr.isatty() else "WARNING")
+    # by default a run logs its progress as JSON lines when nobody watches a progress bar
+    level = args.log_level or ("INFO" if args.command == "run" and not sys.stderr.isatty() else "WARNING")
+    configure_logging(level, None if args.log_format is None else args.log_format == "json")
     try:
         return int(args.handler(args) or 0)
     except USER_ERRORS as exc:
@@ -75,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="turing", description="Provision, validate and run LLM batch workflows."
     )
+    parser.add_argument("--log-format", choices=["json", "console"],
+                        help="log lines as JSON objects or for people (default: JSON unless on a terminal)")  # fmt: skip
+    parser.add_argument("--log-level", type=str.upper, choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                        help="the least severe events logged (default: INFO for a run off a terminal, else WARNING)")  # fmt: skip
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(
