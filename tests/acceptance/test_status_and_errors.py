@@ -67,3 +67,33 @@ def test_errors_groups_by_actor_conversation_and_kind_with_examples_and_the_mess
     assert "no errors" in turing(turing_env, "errors", "--run", str(failed_run + 1)).stdout
     bad = turing(turing_env, "errors", "--since", "soon")
     assert bad.returncode == 2 and "not a duration" in bad.stderr
+
+
+def test_status_and_errors_of_a_run_in_progress(
+    clean_data: Engine, workflows: CommittedWorkflows, turing_env: dict[str, str]
+) -> None:
+    import threading
+    import time
+
+    with clean_data.begin() as conn:
+        conn.execute(text("INSERT INTO actors (actor_name, actor_type, config, max_concurrency) VALUES "
+                          "('test_napping', 'python', '{\"callable\": \"sample_actors:nap\"}', 1) "
+                          "ON CONFLICT (actor_name) DO NOTHING"))  # fmt: skip
+    workflows.build(W + 1, [Step("s_nap", entry=True, actor="test_napping")], [("s_nap", "*", None)])
+    add_postings(clean_data, 300)  # 10 ms each, one at a time: about 3 s
+    processor = WaveBatchProcessor(W + 1, engine=clean_data, chunk_size=20)
+    running = threading.Thread(target=processor.run)
+    running.start()
+    try:
+        deadline = time.monotonic() + 10
+        while processor.run_id is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        shown = turing(turing_env, "status", "--run", str(processor.run_id), "--json")
+        status = json.loads(shown.stdout)
+        assert status["run"]["status"] == "running" and status["run"]["finished_at"] is None
+        assert 0 < status["progress"]["waiting"] + status["progress"]["claimed"] < 300
+        assert [w["stopped_at"] for w in status["workers"]] == [None]
+        assert turing(turing_env, "errors", "--run", str(processor.run_id), "--json").returncode == 0
+    finally:
+        processor.stop(abandon=True)
+        running.join(timeout=30)

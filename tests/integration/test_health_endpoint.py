@@ -79,3 +79,20 @@ def test_turing_health_json_prints_the_document_and_exits_by_it(engine: Engine, 
     checked = health.HealthMonitor(engine, migrations.head_revision(), deadline=5).check()
     assert checked["healthy"] is False
     assert json.loads(health.as_json(checked))["problems"] == ["circuit breaker of health_llm is open"]
+
+
+def test_a_stopped_database_gets_503_naming_it() -> None:
+    from port_for import get_port
+    from sqlalchemy import create_engine
+
+    nowhere = create_engine(
+        f"postgresql+psycopg2://turing@127.0.0.1:{get_port(None)}/turing", pool_pre_ping=True
+    )
+    served = health.HealthServer(health.HealthMonitor(nowhere, migrations.head_revision())).start()
+    try:
+        status, body, took = get(served)
+    finally:
+        served.stop()
+    assert status == 503 and took < 1.0
+    assert body["checks"][0]["name"] == "database reachable" and body["checks"][0]["ok"] is False
+    assert "Connection refused" in body["checks"][0]["detail"] or "connect" in body["checks"][0]["detail"]
