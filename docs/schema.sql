@@ -660,7 +660,7 @@ FUNCTION run_report(bigint)
     RETURNS json
     LANGUAGE sql STABLE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 e37dc0d7e94f23055016bb7578b86bde;
+    BODY md5 a5627ce486062d5bdfe65a8455eb9059;
 
 FUNCTION run_status(bigint)
     ARGUMENTS p_run_id bigint

@@ -1,6 +1,6 @@
 -- run_report(run_id): what `turing report` draws, as JSON: run_status(run_id) and
---   timeline  steps stored per interval of the run (40 intervals, at least 0.1 s each):
---             [{"second": from the start, "steps": n}]
+--   timeline  steps stored in each of 40 equal intervals of the run (at least 0.1 s each; an
+--             interval with none is 0, so a stall shows): [{"second": its start, "steps": n}]
 --   latency   per actor, its calls by latency band (ms): [{"actor", "le_ms", "calls"}], le_ms NULL
 --             for the calls slower than the last band
 --   tokens    per actor: calls, errors, prompt and completion tokens, mean and p95 latency
@@ -23,14 +23,15 @@ AS $function$
          WHERE call.workflow_run_id = p_run_id
     )
     SELECT (public.run_status(p_run_id)::jsonb || jsonb_build_object(
-        'timeline', (SELECT coalesce(jsonb_agg(jsonb_build_object('second', bucket.second, 'steps', bucket.steps)
-                                               ORDER BY bucket.second), '[]')
-                       FROM (SELECT floor(extract(epoch FROM checkpoint.created_at - run.started_at) / run.width)
-                                    * run.width AS second, count(*) AS steps
-                               FROM public.posting_state_checkpoints AS checkpoint, run
-                              WHERE checkpoint.workflow_run_id = p_run_id
-                                AND checkpoint.state IN ('completed', 'ended', 'failed')
-                              GROUP BY 1) AS bucket),
+        'timeline', (SELECT jsonb_agg(jsonb_build_object('second', round((slot.n * run.width)::numeric, 1),
+                                                         'steps', coalesce(bucket.steps, 0)) ORDER BY slot.n)
+                       FROM run CROSS JOIN generate_series(0, 39) AS slot (n)
+                       LEFT JOIN (SELECT least(floor(extract(epoch FROM checkpoint.created_at - run.started_at)
+                                                     / run.width), 39) AS n, count(*) AS steps
+                                    FROM public.posting_state_checkpoints AS checkpoint, run
+                                   WHERE checkpoint.workflow_run_id = p_run_id
+                                     AND checkpoint.state IN ('completed', 'ended', 'failed')
+                                   GROUP BY 1) AS bucket ON bucket.n = slot.n),
         'latency', (SELECT coalesce(jsonb_agg(jsonb_build_object('actor', banded.actor_name, 'le_ms', banded.le_ms,
                                                                 'calls', banded.calls)
                                               ORDER BY banded.actor_name, banded.le_ms NULLS LAST), '[]')

@@ -28,7 +28,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from turing_db.logs import get_logger
-from turing_db.redaction import redact
+from turing_db.redaction import is_secret_name, redact, register_secret
 from turing_db.settings import ConfigurationError, read_environment
 
 log = get_logger(__name__)
@@ -53,7 +53,7 @@ def load_channels(environ: Mapping[str, str] | None = None, env_file: Path | Non
         timeout = float(raw) if raw else DEFAULT_TIMEOUT_SECONDS
     except ValueError:
         timeout = -1
-    if not timeout > 0:
+    if not 0 < timeout < float("inf"):
         raise ConfigurationError(f"TURING_ALERT_TIMEOUT must be a positive number of seconds, got {raw!r}")
     return Channels(env.get("TURING_ALERT_COMMAND") or None, env.get("TURING_ALERT_WEBHOOK") or None, timeout)
 
@@ -78,35 +78,40 @@ class AlertDispatcher:
         self.poll_seconds = poll_seconds
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="alert-dispatcher", daemon=True)
+        for secret in (channels.webhook, channels.command):  # a webhook URL carries its token
+            if secret:
+                register_secret(secret)
 
     def start(self) -> AlertDispatcher:
         self._thread.start()
         return self
 
     def stop(self, timeout: float | None = None) -> None:
-        """Deliver what is waiting now, then end (waiting at most `timeout`, by default one channel
-        timeout per channel and a second more)."""
+        """Deliver what is waiting now, then end; waits at most `timeout` (by default two channel
+        timeouts per channel and a second more): alerts not taken by then wait for the next process."""
         self._stop.set()
         channels = (self.channels.command is not None) + (self.channels.webhook is not None)
-        self._thread.join(timeout if timeout is not None else channels * self.channels.timeout + 1)
+        self._thread.join(timeout if timeout is not None else 2 * channels * self.channels.timeout + 1)
 
     def deliver_waiting(self) -> int:
-        """Take and deliver the waiting alerts once; how many were taken."""
+        """Take the oldest waiting alert and deliver it; how many were taken (0 or 1). One at a time,
+        so that what a stopping process has no time for stays waiting for the next one."""
         with self.engine.begin() as conn:
-            taken = (
-                conn.execute(text("SELECT * FROM take_alerts(:worker, 20)"), {"worker": self.worker})
-                .mappings()
-                .all()
-            )
+            taken = conn.execute(
+                text("SELECT * FROM take_alerts(:worker, 1)"), {"worker": self.worker}
+            ).mappings().all()  # fmt: skip
         for alert in taken:
-            self._deliver(dict(alert))
+            try:
+                self._deliver(dict(alert))
+            except Exception as error:  # a malformed alert costs itself only
+                log.warning("alert delivery failed", channel="all", outcome=redact(repr(error))[:200])
         return len(taken)
 
     def _loop(self) -> None:
         while True:
             stopping = self._stop.is_set()  # once stopped: one last pass for what is waiting
             try:
-                while self.deliver_waiting() and not self._stop.is_set():
+                while self.deliver_waiting() and (stopping or not self._stop.is_set()):
                     pass
             except Exception as error:  # the database is away: the alerts wait for it
                 log.warning("could not take alerts", error=redact(str(error))[:200])
@@ -115,9 +120,11 @@ class AlertDispatcher:
             self._stop.wait(self.poll_seconds)
 
     def _deliver(self, alert: dict[str, Any]) -> None:
-        body = json.dumps({"event": alert["event"], "alert_id": alert["alert_id"],
-                           "raised_at": alert["raised_at"], **alert["details"]}, default=str)  # fmt: skip
-        log.warning("alert", alert=alert["event"], alert_id=alert["alert_id"], **alert["details"])
+        details = alert["details"] if isinstance(alert["details"], dict) else {"details": alert["details"]}
+        details = {key: value for key, value in details.items() if key not in ("event", "alert", "alert_id")}
+        body = json.dumps({"event": alert["event"], "alert_id": alert["alert_id"], "raised_at": alert["raised_at"],
+                           **details}, default=str)  # fmt: skip
+        log.warning("alert", alert=alert["event"], alert_id=alert["alert_id"], **details)
         delivery: dict[str, str] = {}
         if self.channels.command:
             delivery["command"] = self._run_command(body)
@@ -139,9 +146,11 @@ class AlertDispatcher:
         """Run the command with the alert on its stdin; past the timeout its whole group is killed."""
         assert self.channels.command is not None
         try:
+            env = {name: value for name, value in os.environ.items()  # the secrets stay with this process
+                   if not is_secret_name(name) and name != "TURING_DATABASE_URL"}  # fmt: skip
             child = subprocess.Popen(["sh", "-c", self.channels.command], stdin=subprocess.PIPE,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                     start_new_session=True)  # fmt: skip
+                                     start_new_session=True, env=env)  # fmt: skip
         except OSError as error:
             return self._failed("command", f"could not start: {error.strerror}")
         try:
@@ -149,7 +158,10 @@ class AlertDispatcher:
         except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(child.pid, signal.SIGKILL)
-            child.communicate()
+            with contextlib.suppress(
+                subprocess.TimeoutExpired
+            ):  # a grandchild outside the group may hold stderr
+                child.communicate(timeout=1)
             return self._failed("command", f"timed out after {self.channels.timeout:g} s")
         if child.returncode != 0:
             return self._failed("command", f"exit status {child.returncode}: {redact(errors.strip())[:200]}")
@@ -165,6 +177,6 @@ class AlertDispatcher:
         try:
             response = httpx.post(self.channels.webhook, content=body, timeout=self.channels.timeout,
                                   headers={"Content-Type": "application/json"})  # fmt: skip
-        except httpx.HTTPError as error:
+        except Exception as error:  # httpx.HTTPError, and InvalidURL, which is not one
             return self._failed("webhook", type(error).__name__)  # never the URL: it may hold a token
         return "ok" if response.is_success else self._failed("webhook", f"HTTP {response.status_code}")

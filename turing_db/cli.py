@@ -147,8 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, metavar="FILE", help="where to write it (default: report-RUN.html)"
     )
     errors = command("errors", cmd_errors, "the latest errors by actor, conversation and kind, with examples")
-    errors.add_argument("--since", type=duration, default=duration("1d"), metavar="DURATION",
-                        help="how far back: 90s, 30m, 1h, 2d, 1w (default 1d)")  # fmt: skip
+    errors.add_argument("--since", type=duration, metavar="DURATION",
+                        help="how far back: 90s, 30m, 1h, 2d, 1w (default 1d; with --run, the whole run)")  # fmt: skip
     errors.add_argument("--run", type=int, metavar="RUN_ID", help="only this run's")
     errors.add_argument("--json", action="store_true", help="print JSON")
     health_command = command("health", cmd_health, "check the database, pg_cron, migrations and the refresh "
@@ -267,7 +267,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         dispatcher.start()
         try:
             summary = processor.run(limit=args.limit)
-        except (validation.WorkflowInvalid, DBAPIError, *USER_ERRORS):
+        except (validation.WorkflowInvalid, DBAPIError, *USER_ERRORS) as error:
+            if isinstance(error, DBAPIError) and processor.run_id is not None:  # it failed while it ran
+                alerts.raise_alert(engine, "run_failed", {"workflow_id": args.workflow, "workflow_run_id": processor.run_id,
+                                                          "error": redact(str(error.orig or error))[:500]})  # fmt: skip
             raise  # main() says what it was, with its own status
         except Exception as error:
             console.print_exception(max_frames=5)
@@ -283,6 +286,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run_exit_status(summary)
 
 
+LIVE_PAGE_DEADLINE_SECONDS = (
+    5  # GET /: a slow database gets a page saying so, and the workers keep their pool
+)
 CLI_HEALTH_DEADLINE_SECONDS = 10.0  # `turing health --json` may connect to a distant server first
 
 
@@ -296,11 +302,14 @@ def serve_health(
         return None
     watched = lambda: health.Watched(processor.run_id, processor.worker_names)  # noqa: E731
     monitor = health.HealthMonitor(engine, migrations.head_revision(), watched)
+    pages = health.OneQuestionAtATime(
+        LIVE_PAGE_DEADLINE_SECONDS, name="report-page"
+    )  # one pooled connection at most
     gauges = metrics.DatabaseCollector(lambda: metrics.database_snapshot(engine, processor.run_id),
                                        health.OneQuestionAtATime(name="metrics-scrape").ask)  # fmt: skip
     try:
         server = health.HealthServer(monitor, args.health_host or host, port, lambda: metrics.exposition(gauges),
-                                     metrics.CONTENT_TYPE, page=lambda: live_report(engine, processor))  # fmt: skip
+                                     metrics.CONTENT_TYPE, page=lambda: pages.ask(lambda: live_report(engine, processor)))  # fmt: skip
         return server.start()
     except OSError as error:
         raise ConfigurationError(
@@ -310,7 +319,11 @@ def serve_health(
 
 def live_report(engine: Engine, processor: WaveBatchProcessor) -> str:
     """GET /: the running run's report, refreshing itself (a placeholder until the run has started)."""
-    data = None if processor.run_id is None else report.report_data(engine, processor.run_id)
+    data = (
+        None
+        if processor.run_id is None
+        else report.report_data(engine, processor.run_id, LIVE_PAGE_DEADLINE_SECONDS * 1000)
+    )
     if data is None:
         return '<!doctype html><meta http-equiv="refresh" content="2"><title>starting</title><p>the run is starting</p>'
     return report.render(data, live=True)
@@ -381,6 +394,7 @@ def cmd_psql(args: argparse.Namespace) -> int:
 
 
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+EVER_SECONDS = 100 * 365 * 86400.0  # `turing errors --run ID`: however old the run
 
 
 def duration(value: str) -> float:
@@ -416,16 +430,17 @@ def cmd_prune(args: argparse.Namespace) -> int:
     pruned = database.prune_finished_runs(engine, args.older_than)
     console.print(f"pruned {pruned['runs']} runs finished more than {args.older_than / 86400:g} days ago: "
                   f"{pruned['checkpoints']} checkpoints, {pruned['calls']} actor calls, {pruned['outputs']} "
-                  f"replaced outputs, {pruned['work_rows']} work rows; {pruned['alerts']} delivered alerts",
+                  f"replaced outputs, {pruned['work_rows']} work rows; {pruned['alerts']} alerts taken before then",
                   highlight=False)  # fmt: skip
     return 0
 
 
 def cmd_errors(args: argparse.Namespace) -> int:
     _, engine = _connect()
-    found = database.recent_errors(engine, args.since, args.run)
+    since = args.since or (EVER_SECONDS if args.run is not None else duration("1d"))
+    found = database.recent_errors(engine, since, args.run)
     if args.json:
-        print(health.as_json({"since_seconds": args.since, "run": args.run, "errors": found}))
+        print(health.as_json({"since_seconds": since, "run": args.run, "errors": found}))
         return 0
     if not found:
         console.print("no errors" + (f" in run {args.run}" if args.run else "") + " in that time")

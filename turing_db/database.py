@@ -459,8 +459,7 @@ def actor_admit(
     )
 
 
-@retry_while_unreachable
-def actor_settle(
+def actor_settle_once(
     engine: Engine,
     permit_id: uuid.UUID,
     actor_id: int,
@@ -476,6 +475,9 @@ def actor_settle(
             "permit": str(permit_id), "actor": actor_id, "outcome": outcome_class, "tokens": tokens,
             "call": None if retried_call is None else json.dumps(retried_call)}).one()  # fmt: skip
     return state, changed_from
+
+
+actor_settle = retry_while_unreachable(actor_settle_once)  # a call's outcome waits out an outage
 
 
 @contextmanager

@@ -1,7 +1,7 @@
 """A process's health, as `GET /health` serves it while a run goes and `turing health --json` prints it.
 
 One JSON document: `healthy`, the `checks` of `turing health` (database reachable, pg_cron,
-migrations at head, the cron jobs), `breakers` (every actor's circuit breaker state) and, in a
+migrations at head, the cron jobs), `breakers` (every circuit breaker that is not closed) and, in a
 running process, its `run` (status) and `workers` (each with its last heartbeat and how long ago
 that was). Unhealthy when a check fails, the database does not answer within `DEADLINE_SECONDS`,
 or a breaker is open: an open breaker means postings of that actor are failing with
@@ -64,7 +64,7 @@ def document(engine: Engine, head: str, watched: Watched | None = None) -> dict[
                 dict(row)
                 for row in conn.execute(
                     text("SELECT actor_name, state, failures_in_window, retry_at FROM circuit_breakers "
-                         "WHERE state <> 'closed' OR calls_in_flight > 0 ORDER BY actor_name")
+                         "WHERE state <> 'closed' ORDER BY actor_name")
                 ).mappings()
             ]  # fmt: skip
             if watched.run_id is not None:

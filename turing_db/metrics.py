@@ -11,7 +11,8 @@ Counted in this process as things happen (so a scrape of each worker process add
   turing_actor_waits_total{actor,reason}  admissions that had to wait: rate_limit, concurrency, breaker
 Read from the database at each scrape (what every worker shares), within the health deadline:
   turing_database_up                      1 when the database answered
-  turing_postings{state}                  the run's postings by state (all postings outside a run)
+  turing_postings{state}                  the run's postings by state (before the run has started: all
+                                          postings, by posting_counts(): total, complete, pending …)
   turing_circuit_breaker_state{actor,state}  1 for each actor's current state, 0 for the others
 """
 
@@ -52,7 +53,8 @@ def observe_call(actor: str, outcome: Outcome) -> None:
     """One finished call of `actor` (a posting's final attempt)."""
     label = "ok" if outcome.ok else (outcome.sentinel or "[ERROR]").strip("[]").lower()
     CALLS.labels(actor, label).inc()
-    LATENCY.labels(actor).observe(max(outcome.latency_ms, 0) / 1000)
+    if label != "circuit_open":  # refused by the breaker: no call, no latency
+        LATENCY.labels(actor).observe(max(outcome.latency_ms, 0) / 1000)
     if outcome.prompt_tokens:
         TOKENS.labels(actor, "in").inc(outcome.prompt_tokens)
     if outcome.completion_tokens:

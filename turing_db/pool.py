@@ -38,9 +38,10 @@ def make_engine(settings: Settings) -> Engine:
 
 def session_options(settings: Settings) -> str:
     """Server settings for every pooled session: a statement that runs too long is cancelled, and a
-    session idle inside a transaction (a worker whose network dropped) is ended, releasing its locks."""
+    session idle inside a transaction (a worker whose network dropped) is ended, releasing its locks;
+    times are shown in UTC (what `turing status`, `errors` and `report` label them)."""
     limits = settings.limits
-    return (f"-c statement_timeout={limits.statement_timeout_seconds}s "
+    return (f"-c statement_timeout={limits.statement_timeout_seconds}s -c timezone=UTC "
             f"-c idle_in_transaction_session_timeout={limits.idle_in_transaction_seconds}s "
             f"{database.SERVER_KEEPALIVES}")  # fmt: skip
 

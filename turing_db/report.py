@@ -81,9 +81,14 @@ SCRIPT = """
 """
 
 
-def report_data(engine: Engine, run_id: int) -> dict[str, Any] | None:
-    """run_report(run_id) from the database; None when there is no such run."""
-    with engine.connect() as conn:
+def report_data(engine: Engine, run_id: int, timeout_ms: int | None = None) -> dict[str, Any] | None:
+    """run_report(run_id) from the database (cancelled after `timeout_ms`, when given); None when
+    there is no such run."""
+    with engine.begin() as conn:
+        if timeout_ms is not None:
+            conn.execute(
+                text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": str(int(timeout_ms))}
+            )
         return conn.execute(text("SELECT run_report(:run)"), {"run": run_id}).scalar_one()  # type: ignore[no-any-return]
 
 

@@ -204,8 +204,14 @@ class GuardedActor:
                 held = [permit] if (permit := self._held.pop(threading.get_ident(), None)) else []
             self._handing_back += 1
         try:
-            for permit in held:
-                self._settle(database.Admission("go", permit_id=permit.permit_id), "ok", permit.tokens)
+            for permit in held:  # one attempt each: in an outage, the permit's lease frees its slot instead
+                try:
+                    database.actor_settle_once(
+                        self.engine, permit.permit_id, self._actor_id, "ok", permit.tokens
+                    )
+                except Exception as error:
+                    log.warning("could not settle a call with the database", actor=self.name,
+                                error=redact(str(error))[:200])  # fmt: skip
         finally:
             with self._held_changed:
                 self._handing_back -= 1

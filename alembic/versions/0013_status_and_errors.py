@@ -47,7 +47,7 @@ def upgrade() -> None:
     install(
         connection,
         "0855_function_run_report.sql",
-        "4462d72f09d3de56908778cb6cfbb5fd5650ef7923f82c0b781edfdb5de95a0f",
+        "eaa19f240b24e7357d41a3616f5a155aa08f0ee526ab3575ee4802dbcc9e07c9",
     )
     # INSTALL-END
 

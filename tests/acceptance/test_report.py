@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -37,6 +38,8 @@ def test_the_report_renders_in_chromium_with_its_numbers_and_charts(
     assert written.returncode == 0, written.stdout + written.stderr
     source = page.read_text()
     assert not re.search(r"""(src|href)\s*=\s*["']?https?:""", source), "the page must load nothing"
+    data = json.loads(re.search(r'id="report-data">(.*?)</script>', source, re.S).group(1))  # type: ignore[union-attr]
+    assert len(data["timeline"]) == 40 and sum(slot["steps"] for slot in data["timeline"]) == 18  # zeros kept
     dom = rendered_dom(page)
     assert f"Run {failed_run} of workflow 7801" in dom
     assert re.search(r"<b>6</b>failed", dom) and re.search(r"<b>18</b>steps", dom)

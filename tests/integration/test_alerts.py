@@ -73,14 +73,13 @@ def test_a_quarantined_posting_raises_an_alert_with_its_reason(no_alerts: Engine
 
 
 def test_two_dispatchers_deliver_each_alert_once_to_the_command(no_alerts: Engine, tmp_path: Path) -> None:
-    received = tmp_path / "alerts.jsonl"
-    channels = Channels(command=f"cat >> {received}; echo >> {received}", timeout=5)
+    channels = Channels(command=f"cat > {tmp_path}/alert-$$.json", timeout=5)  # a file per delivery
     for number in range(12):
         raise_alert(no_alerts, "run_failed", {"number": number})
     dispatchers = [AlertDispatcher(no_alerts, f"w{i}", channels, poll_seconds=0.05).start() for i in range(2)]
     for dispatcher in dispatchers:
         dispatcher.stop()
-    lines = [json.loads(line) for line in received.read_text().splitlines() if line]
+    lines = [json.loads(path.read_text()) for path in tmp_path.glob("alert-*.json")]
     assert sorted(line["number"] for line in lines) == list(range(12))
     assert {line["event"] for line in lines} == {"run_failed"}
     assert all(delivery == {"command": "ok"} for _, _, delivery in alerts(no_alerts))
@@ -130,3 +129,12 @@ def test_the_webhook_gets_one_post_per_alert(no_alerts: Engine) -> None:
         server.shutdown()
     assert sorted(body["actor_name"] for body in posted) == ["a0", "a1", "a2"]
     assert all(delivery == {"webhook": "ok"} for _, _, delivery in alerts(no_alerts))
+
+
+def test_a_malformed_webhook_url_or_alert_costs_no_other_alert(no_alerts: Engine) -> None:
+    raise_alert(no_alerts, "run_failed", {"number": 1})
+    with no_alerts.begin() as conn:  # raise_alert() is public SQL: details need not be an object
+        conn.execute(text("SELECT raise_alert('run_failed', '[1, 2]')"))
+    raise_alert(no_alerts, "run_failed", {"number": 3, "event": "not the event"})
+    AlertDispatcher(no_alerts, "w1", Channels(webhook="http://127.0.0.1:99x/hook", timeout=1)).start().stop()
+    assert [delivery for _, _, delivery in alerts(no_alerts)] == [{"webhook": "InvalidURL"}] * 3
