@@ -50,9 +50,10 @@ SCRIPT = """
       const bar = el('rect', {x: left + i * step + 1, y: height - bottom - h, width: Math.max(step - 2, 1), height: h,
                               class: 'bar ' + (cls ? cls(row) : '')}, svg);
       el('title', {}, bar).textContent = label(row) + ': ' + value(row);
-      if (rows.length <= 16 || i % Math.ceil(rows.length / 10) === 0) {
+      if (rows.length <= 8 || i % Math.ceil(rows.length / 8) === 0) {  // labels that do not overlap
+        const text = label(row);
         el('text', {x: left + i * step + step / 2, y: height - 10, 'text-anchor': 'middle', class: 'axis'}, svg)
-          .textContent = label(row);
+          .textContent = text.length > 24 ? text.slice(0, 23) + '…' : text;
       }
     });
     el('text', {x: 0, y: top + 10, class: 'axis'}, svg).textContent = String(most);
