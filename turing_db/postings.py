@@ -19,10 +19,11 @@ from sqlalchemy.engine import Engine
 
 from turing_db import database
 from turing_db.reference.demo import DEFAULT_COUNT, generate_postings
+from turing_db.settings import import_max_bytes
 
 REQUIRED_FIELDS = ("job_title", "job_description")
 OPTIONAL_FIELDS = ("company", "location", "employment_type", "seniority", "source", "external_id")
-MAX_LENGTH = {"job_title": 500, "job_description": 100_000}
+MAX_LENGTH = {"job_title": 500, "job_description": 2_000_000}  # characters: a 1 MiB description fits
 DEFAULT_MAX_LENGTH = 1_000
 BATCH_SIZE = 1_000
 MAX_ERRORS_SHOWN = 20
@@ -80,6 +81,11 @@ def validate_row(raw: Any) -> tuple[dict[str, str | None], list[str]]:
             continue
         if "\x00" in value:
             problems.append(f"{name} contains a NUL character")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:  # an invalid byte in the file, or a "\ud800" escape in JSON
+            problems.append(f"{name} is not valid UTF-8 text: an invalid byte or an unpaired surrogate "
+                            f"(U+{ord(value[exc.start]):04X}) at character {exc.start + 1}")  # fmt: skip
         limit = MAX_LENGTH.get(name, DEFAULT_MAX_LENGTH)
         if len(value) > limit:
             problems.append(f"{name} is {len(value)} characters long (at most {limit})")
@@ -99,7 +105,9 @@ def read_records(path: Path) -> Iterator[tuple[int, Any]]:
 
 
 def _read_csv(path: Path) -> Iterator[tuple[int, Any]]:
-    with path.open(newline="", encoding="utf-8-sig") as handle:
+    with path.open(
+        newline="", encoding="utf-8-sig", errors="surrogateescape"
+    ) as handle:  # bad bytes: per line
         reader = csv.DictReader(handle, strict=True)
         if not reader.fieldnames:
             return
@@ -116,7 +124,7 @@ def _read_csv(path: Path) -> Iterator[tuple[int, Any]]:
 
 
 def _read_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
-    with path.open(encoding="utf-8") as handle:
+    with path.open(encoding="utf-8", errors="surrogateescape") as handle:  # bad bytes: reported per line
         for line, content in enumerate(handle, start=1):
             if not content.strip():
                 continue
@@ -126,8 +134,14 @@ def _read_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
                 yield line, f"invalid JSON: {exc.msg} at column {exc.colno}"
 
 
-def import_file(engine: Engine, path: Path) -> ImportReport:
-    """Validate every row of `path`, then insert them all in one transaction (or raise ImportRejected)."""
+def import_file(engine: Engine, path: Path, max_bytes: int | None = None) -> ImportReport:
+    """Validate every row of `path`, then insert them all in one transaction (or raise ImportRejected).
+    A file larger than `max_bytes` (TURING_IMPORT_MAX_BYTES, 512 MiB) is refused before it is read."""
+    limit = max_bytes or import_max_bytes()
+    size = path.stat().st_size
+    if size > limit:
+        raise ValueError(f"{path}: {size} bytes is more than the import limit of {limit} bytes "
+                         "(TURING_IMPORT_MAX_BYTES): nothing imported; split the file or raise the limit")  # fmt: skip
     rows, errors = [], []
     try:
         for line, record in read_records(path):

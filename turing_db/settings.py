@@ -207,3 +207,13 @@ def health_endpoint(
     return env.get("TURING_HEALTH_HOST") or "127.0.0.1", (
         _positive_int(env, "TURING_HEALTH_PORT", 1) if port else None
     )
+
+
+DEFAULT_IMPORT_MAX_BYTES = 512 * 1024 * 1024
+
+
+def import_max_bytes(environ: Mapping[str, str] | None = None, env_file: Path | None = None) -> int:
+    """The largest file `turing postings import` reads: TURING_IMPORT_MAX_BYTES [512 MiB]."""
+    return _positive_int(
+        read_environment(environ, env_file), "TURING_IMPORT_MAX_BYTES", DEFAULT_IMPORT_MAX_BYTES
+    )
