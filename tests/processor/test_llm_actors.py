@@ -7,7 +7,7 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -116,12 +116,15 @@ def test_every_permit_is_back_when_the_run_ends(
     assert llm.max_in_flight <= 4
 
 
-def run_workers(env: dict[str, str], count: int) -> None:
+def run_workers(env: dict[str, str], count: int, while_running: Callable[[], None] | None = None) -> None:
     workers = [
         subprocess.Popen([sys.executable, "-m", "turing_db.cli", "run", "--workflow", str(W), "--join",
                           "--chunk-size", "10"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for _ in range(count)
     ]  # fmt: skip
+    while while_running is not None and any(worker.poll() is None for worker in workers):
+        while_running()
+        time.sleep(0.05)
     for worker in workers:
         out, err = worker.communicate(timeout=120)
         assert worker.returncode == 0, out + err
@@ -143,7 +146,14 @@ def test_the_cap_and_the_rate_limit_hold_across_two_worker_processes_and_the_key
             conn.execute(text("UPDATE actors SET max_concurrency = 3 WHERE actor_name = 'test_python'"))
         add_postings(engine, 40)
         env = {**turing_env, "PYTHONPATH": str(TESTS_DIR), "TURING_TEST_API_KEY": CANARY_KEY}
-        run_workers(env, 2)
+        seen: list[str] = []  # what the database and `ps` show of the workers while they run
+
+        def look() -> None:
+            seen.extend(str(query) for (query,) in rows(engine, "SELECT query FROM pg_stat_activity"))
+            seen.append(subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout)
+
+        run_workers(env, 2, look)
+        assert len(seen) > 10 and not [text for text in seen if CANARY_KEY in text]
         assert llm.requests == 40
         assert llm.max_in_flight == 3, llm.max_in_flight
         stamps = sorted(llm.timestamps)
@@ -155,6 +165,11 @@ def test_the_cap_and_the_rate_limit_hold_across_two_worker_processes_and_the_key
     tables += json.dumps(rows(engine, "SELECT * FROM posting_state_checkpoints"), default=str)
     tables += json.dumps(rows(engine, "SELECT config::text FROM actors"), default=str)
     assert CANARY_KEY not in tables
+    for command in (["actors", "--json"], ["status", "--json"], ["health", "--json"]):
+        shown = subprocess.run(
+            [sys.executable, "-m", "turing_db.cli", *command], env=env, capture_output=True, text=True
+        )
+        assert shown.returncode == 0 and CANARY_KEY not in shown.stdout + shown.stderr, command
 
 
 def test_client_errors_are_not_retried_and_never_open_the_breaker(
