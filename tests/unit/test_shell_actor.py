@@ -241,3 +241,22 @@ def test_config_rules_exact_text_and_both_problems_at_once() -> None:
     actor = build_actor(ActorSpec("s", "shell", {"command": [], "env": "X"}, 5))
     assert isinstance(actor, UnavailableActor)
     assert actor.reason.endswith(f"; {ENV_RULE}") and "config.command must be" in actor.reason
+
+
+def test_a_command_that_writes_without_end_is_stopped_at_the_read_cap() -> None:
+    """`yes` never stops writing: without the cap, the worker would read until memory ran out."""
+    from turing_db.actors.shell import MAX_READ_BYTES
+
+    actor = build_actor(ActorSpec("s", "shell", {"command": ["yes", "a line of output"]}, 60))
+    started = time.monotonic()
+    outcome = actor.execute(Task(posting_id=1, prompt=""))
+    assert (outcome.sentinel, outcome.error_kind) == ("[FAILED]", "output_too_large")
+    assert str(MAX_READ_BYTES) in (outcome.error_message or "") and time.monotonic() - started < 30
+
+
+def test_a_large_prompt_and_a_large_answer_pass_through_the_pipes_without_a_stall() -> None:
+    """Both pipes at once, each far over a pipe buffer (64 KiB): fed and drained together."""
+    actor = build_actor(ActorSpec("s", "shell", {"command": ["cat"]}, 60))
+    prompt = "0123456789abcdef" * (512 * 1024)  # 8 MiB
+    outcome = actor.execute(Task(posting_id=1, prompt=prompt))
+    assert outcome.sentinel is None and outcome.output == prompt

@@ -1,5 +1,9 @@
 """The `shell` actor: runs a command (an argv list, no shell), prompt on stdin, output from stdout.
 
+Its stdin is fed and its stdout and stderr are read at once, each on a thread of its own; stdout is
+read up to MAX_READ_BYTES (16 MiB): a command that writes more is stopped (its group killed) and its
+posting gets [FAILED] (`output_too_large`), so no command can fill the worker's memory.
+
 Nothing it starts outlives its worker. The command leads its own process group, and the group is
 killed on timeout and by `kill_all_running()` (the runner calls it, through
 `actors.registry.abandon_all()`, when it abandons its tasks; `atexit` calls it at interpreter exit). A
@@ -29,6 +33,7 @@ KEY, TOKEN, SECRET or PASSWORD. Error messages (the end of stderr) are redacted 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import ctypes
 import functools
 import os
@@ -44,6 +49,7 @@ from typing import Any
 from turing_db.actors import reaper
 from turing_db.actors.base import (
     ERROR,
+    FAILED,
     TIMEOUT,
     ActorConfigError,
     ActorSpec,
@@ -53,6 +59,11 @@ from turing_db.actors.base import (
     failure,
 )
 from turing_db.redaction import is_secret_name, redact
+
+MAX_READ_BYTES = 16 * 1024 * 1024  # what a command may write to stdout; more is [FAILED] (output_too_large)
+STDERR_KEPT_BYTES = 64 * 1024  # the end of stderr, for the error message
+PIPE_CHUNK = 64 * 1024
+PIPE_DRAIN_SECONDS = 1.0  # after the command ended, how long its pipes are read on
 
 COMMAND_RULE = (  # as workflow_check_actors() says
     'config.command must be a non-empty list of strings, e.g. {"command": ["python3", "script.py"]}'
@@ -98,15 +109,14 @@ class ShellActor:
         except OSError as exc:
             return failure(ERROR, "spawn_failed", redact(f"cannot run {self.command[0]}: {exc}"), started)
         try:
-            stdout, stderr = process.communicate(task.prompt.encode(), timeout=self.timeout)
-        except subprocess.TimeoutExpired:
-            kill_group(process)
-            return failure(TIMEOUT, "timeout", f"{self.name} took longer than {self.timeout:g} s", started)
-        except BaseException:
-            kill_group(process)
-            raise
+            stdout, stderr, overflowed, timed_out = exchange(process, task.prompt.encode(), self.timeout)
         finally:
             _forget(process)
+        if timed_out:
+            return failure(TIMEOUT, "timeout", f"{self.name} took longer than {self.timeout:g} s", started)
+        if overflowed:
+            message = f"{self.name} wrote more than {MAX_READ_BYTES} bytes to stdout: it was stopped"
+            return failure(FAILED, "output_too_large", message, started)
         if process.returncode != 0:
             tail = redact(stderr.decode(errors="replace").strip())[-400:]  # redacted before it is cut
             return failure(
@@ -172,6 +182,59 @@ def kill_all_running() -> int:
         _kills += 1
         pids = [pid for pid, process in _running.items() if process.returncode is None]
     return sum(_killpg(pid) for pid in pids)
+
+
+def exchange(
+    process: subprocess.Popen[bytes], data: bytes, timeout: float
+) -> tuple[bytes, bytes, bool, bool]:
+    """Feed `data` to the command's stdin while reading its stdout (at most MAX_READ_BYTES: past that
+    its group is killed) and the last STDERR_KEPT_BYTES of its stderr, each on a thread of its own, so
+    that no pipe can fill and stall it; its group is killed past `timeout`. Returns stdout, the end of
+    stderr, whether stdout overflowed and whether it timed out."""
+    assert process.stdin is not None and process.stdout is not None and process.stderr is not None
+    stdin, stdout, stderr = process.stdin, process.stdout, process.stderr
+    out, err, overflowed = bytearray(), bytearray(), threading.Event()
+
+    def feed() -> None:
+        with contextlib.suppress(OSError):  # a command that does not read it all closes the pipe
+            stdin.write(data)
+        with contextlib.suppress(OSError):
+            stdin.close()
+
+    def drain_stdout() -> None:
+        while chunk := os.read(stdout.fileno(), PIPE_CHUNK):
+            if len(out) + len(chunk) > MAX_READ_BYTES:
+                overflowed.set()
+                _killpg(process.pid)
+                return
+            out.extend(chunk)
+
+    def drain_stderr() -> None:
+        while chunk := os.read(stderr.fileno(), PIPE_CHUNK):
+            err.extend(chunk)
+            del err[:-STDERR_KEPT_BYTES]
+
+    threads = [threading.Thread(target=part, name="shell-pipe", daemon=True)
+               for part in (feed, drain_stdout, drain_stderr)]  # fmt: skip
+    for thread in threads:
+        thread.start()
+    timed_out = False
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        _killpg(process.pid)
+        process.wait()
+    except BaseException:
+        _killpg(process.pid)
+        process.wait()
+        raise
+    for thread in threads:  # a background child outside the group may keep a pipe open: no more waits
+        thread.join(timeout=PIPE_DRAIN_SECONDS)
+    for pipe, thread in zip((stdout, stderr), threads[1:], strict=True):
+        if not thread.is_alive():  # one still reading keeps its pipe until the child lets go of it
+            pipe.close()
+    return bytes(out), bytes(err), overflowed.is_set(), timed_out
 
 
 def kill_group(process: subprocess.Popen[bytes]) -> None:
