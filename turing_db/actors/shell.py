@@ -237,12 +237,6 @@ def exchange(
     return bytes(out), bytes(err), overflowed.is_set(), timed_out
 
 
-def kill_group(process: subprocess.Popen[bytes]) -> None:
-    """Kill a process and everything it started (it leads its own process group)."""
-    _killpg(process.pid)
-    process.communicate()
-
-
 def _forget(process: subprocess.Popen[bytes]) -> None:
     with _lock:
         if _running.pop(process.pid, None) is not None:
