@@ -29,7 +29,7 @@ from sqlalchemy.engine import Engine
 
 from turing_db.logs import get_logger
 from turing_db.redaction import is_secret_name, redact, register_secret
-from turing_db.settings import ConfigurationError, read_environment
+from turing_db.settings import positive_seconds, read_environment
 
 log = get_logger(__name__)
 
@@ -48,13 +48,7 @@ class Channels:
 
 def load_channels(environ: Mapping[str, str] | None = None, env_file: Path | None = None) -> Channels:
     env = read_environment(environ, env_file)
-    raw = env.get("TURING_ALERT_TIMEOUT")
-    try:
-        timeout = float(raw) if raw else DEFAULT_TIMEOUT_SECONDS
-    except ValueError:
-        timeout = -1
-    if not 0 < timeout < float("inf"):
-        raise ConfigurationError(f"TURING_ALERT_TIMEOUT must be a positive number of seconds, got {raw!r}")
+    timeout = positive_seconds(env, "TURING_ALERT_TIMEOUT", DEFAULT_TIMEOUT_SECONDS)
     return Channels(env.get("TURING_ALERT_COMMAND") or None, env.get("TURING_ALERT_WEBHOOK") or None, timeout)
 
 

@@ -10,6 +10,7 @@ procedures/ files and read the catalog for the schema file, run SQL elsewhere.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -500,6 +501,16 @@ def reset_circuit_breaker(engine: Engine, actor_name: str) -> str | None:
     """Close an actor's breaker by hand; the state it left (None: it was closed)."""
     with engine.begin() as conn:
         return conn.execute(text("SELECT reset_circuit_breaker(:name)"), {"name": actor_name}).scalar_one()  # type: ignore[no-any-return]
+
+
+def breakers(connection: Connection | Engine, not_closed: bool = False) -> list[dict[str, Any]]:
+    """Every actor's breaker (or those not closed): actor_name, state, failures_in_window, retry_at."""
+    query = text("SELECT actor_name, state, failures_in_window, retry_at FROM circuit_breakers "
+                 "WHERE NOT :not_closed OR state <> 'closed' ORDER BY actor_name")  # fmt: skip
+    with (
+        connection.connect() if isinstance(connection, Engine) else contextlib.nullcontext(connection) as conn
+    ):
+        return [dict(row) for row in conn.execute(query, {"not_closed": not_closed}).mappings()]
 
 
 def actor_overview(engine: Engine) -> list[dict[str, Any]]:

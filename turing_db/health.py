@@ -27,9 +27,9 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from turing_db import reports
+from turing_db import database, reports
 from turing_db.logs import get_logger
-from turing_db.redaction import redact
+from turing_db.redaction import describe_error
 
 log = get_logger(__name__)
 
@@ -60,13 +60,7 @@ def document(engine: Engine, head: str, watched: Watched | None = None) -> dict[
     if reachable and at_head:
         with engine.begin() as conn:
             conn.execute(text(f"SET LOCAL statement_timeout = {CHECK_STATEMENT_TIMEOUT_MS}"))
-            result["breakers"] = [
-                dict(row)
-                for row in conn.execute(
-                    text("SELECT actor_name, state, failures_in_window, retry_at FROM circuit_breakers "
-                         "WHERE state <> 'closed' ORDER BY actor_name")
-                ).mappings()
-            ]  # fmt: skip
+            result["breakers"] = database.breakers(conn, not_closed=True)
             if watched.run_id is not None:
                 run = conn.execute(
                     text("SELECT workflow_run_id, workflow_id, status FROM workflow_runs WHERE workflow_run_id = :id"),
@@ -120,7 +114,7 @@ class OneQuestionAtATime:
         try:
             answer["value"] = question()
         except Exception as error:  # the database failed mid-way: its reason, never a secret
-            answer["error"] = redact(str(getattr(error, "orig", None) or error)).strip().splitlines()[0][:300]
+            answer["error"] = describe_error(error)
         finally:
             done.set()
 
@@ -219,7 +213,7 @@ class HealthServer:
                     try:
                         self._send(200, page().encode(), "text/html; charset=utf-8")
                     except Exception as error:  # the database is away: say so, and try again soon
-                        message = html.escape(redact(str(getattr(error, "orig", None) or error))[:300])
+                        message = html.escape(describe_error(error))
                         self._send(503, f'<meta http-equiv="refresh" content="5"><p>{message}</p>'.encode(),
                                    "text/html; charset=utf-8")  # fmt: skip
                 else:

@@ -24,7 +24,6 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from turing_db import database
@@ -69,10 +68,10 @@ def database_snapshot(engine: Engine, run_id: int | None) -> dict[str, Any]:
                     "failed": progress.failed, "quarantined": progress.quarantined}  # fmt: skip
     else:
         postings = database.posting_counts(engine)
-    with engine.connect() as conn:
-        rows = conn.execute(text("SELECT actor_name, state FROM circuit_breakers")).all()
-    breakers = {str(actor): str(state) for actor, state in rows}
-    return {"postings": postings, "breakers": breakers}
+    return {
+        "postings": postings,
+        "breakers": {b["actor_name"]: b["state"] for b in database.breakers(engine)},
+    }
 
 
 class DatabaseCollector:

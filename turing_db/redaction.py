@@ -97,3 +97,9 @@ def secrets_pattern(secrets: frozenset[str]) -> re.Pattern[str] | None:
         return None
     longest_first = sorted(secrets, key=lambda s: (-len(s), s))  # a secret inside another goes whole
     return re.compile("|".join(re.escape(secret) for secret in longest_first))
+
+
+def describe_error(error: BaseException, limit: int = 300) -> str:
+    """An error's first line for a person: the driver's message when it has one, redacted, cut short."""
+    text = redact(str(getattr(error, "orig", None) or error)).strip()
+    return (text.splitlines() or [type(error).__name__])[0][:limit]

@@ -217,3 +217,17 @@ def import_max_bytes(environ: Mapping[str, str] | None = None, env_file: Path | 
     return _positive_int(
         read_environment(environ, env_file), "TURING_IMPORT_MAX_BYTES", DEFAULT_IMPORT_MAX_BYTES
     )
+
+
+def positive_seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    """A TURING_* setting in seconds: a positive finite number, or `default` when unset."""
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise ConfigurationError(f"{name} must be a positive number of seconds, got {raw!r}")
+    return value
