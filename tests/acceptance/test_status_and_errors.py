@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from test_cli import turing
 from workflows import CommittedWorkflows, Step, add_postings
 
+from turing_db import database
 from turing_db.runner import WaveBatchProcessor
 
 pytestmark = pytest.mark.slow
@@ -88,6 +89,8 @@ def test_status_and_errors_of_a_run_in_progress(
         deadline = time.monotonic() + 10
         while processor.run_id is None and time.monotonic() < deadline:
             time.sleep(0.02)
+        while database.run_progress(clean_data, processor.run_id).done == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)  # the first results are stored (within TURING_FLUSH_MS)
         shown = turing(turing_env, "status", "--run", str(processor.run_id), "--json")
         status = json.loads(shown.stdout)
         assert status["run"]["status"] == "running" and status["run"]["finished_at"] is None
