@@ -3,6 +3,7 @@
 CREATE OR REPLACE FUNCTION public.refresh_performance_views()
 RETURNS void
 LANGUAGE plpgsql
+SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 AS $function$
 BEGIN

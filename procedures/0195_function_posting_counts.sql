@@ -7,6 +7,7 @@ RETURNS TABLE (total integer, complete integer, quarantined integer, disabled in
                pending integer)
 LANGUAGE sql
 STABLE
+SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 AS $function$
     SELECT count(*)::integer,

@@ -7,6 +7,7 @@ CREATE OR REPLACE FUNCTION public.validate_workflow(p_workflow_id integer)
 RETURNS TABLE (severity text, check_name text, conversation text, message text)
 LANGUAGE sql
 STABLE
+SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 SET jit = off  -- planning a few rows; JIT compilation would cost a second
 AS $function$

@@ -25,6 +25,7 @@ CREATE OR REPLACE FUNCTION public.start_run(
 RETURNS TABLE (workflow_run_id bigint, resumed boolean, postings_routed integer, postings_in_run integer)
 LANGUAGE plpgsql
 VOLATILE
+SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 AS $function$
 DECLARE

@@ -6,6 +6,7 @@ CREATE OR REPLACE FUNCTION public.worker_lock(p_worker text)
 RETURNS TABLE (lock_space integer, lock_key integer)
 LANGUAGE sql
 IMMUTABLE PARALLEL SAFE
+SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 AS $function$
     SELECT hashtext('turing.worker'), hashtext(p_worker);

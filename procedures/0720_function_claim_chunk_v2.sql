@@ -21,6 +21,7 @@ CREATE OR REPLACE FUNCTION public.claim_chunk_v2(p_run_id bigint, p_worker text,
 RETURNS json
 LANGUAGE plpgsql
 VOLATILE
+SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 AS $function$
 DECLARE

@@ -8,6 +8,7 @@ RETURNS TABLE (posting_id bigint, conversation_id integer, canonical_name text, 
                lease_expires_at timestamptz, context jsonb)
 LANGUAGE sql
 VOLATILE
+SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 AS $function$
     SELECT (posting ->> 'posting_id')::bigint, (chunk ->> 'conversation_id')::integer, chunk ->> 'conversation',

@@ -23,6 +23,7 @@ CREATE OR REPLACE FUNCTION public.complete_chunk(p_run_id bigint, p_worker text,
 RETURNS TABLE (posting_id bigint, accepted boolean, state text, next_conversation text, note text)
 LANGUAGE plpgsql
 VOLATILE
+SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 AS $function$
 DECLARE

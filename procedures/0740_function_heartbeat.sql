@@ -5,6 +5,7 @@ CREATE OR REPLACE FUNCTION public.heartbeat(p_run_id bigint, p_worker text, p_cl
 RETURNS integer
 LANGUAGE sql
 VOLATILE
+SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 AS $function$
     -- claim rows first, then the worker: the order in which complete_chunk() and start_run() lock them

@@ -4,6 +4,7 @@ CREATE OR REPLACE FUNCTION public.release_claims(p_run_id bigint, p_worker text,
 RETURNS integer
 LANGUAGE sql
 VOLATILE
+SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 AS $function$
     WITH released AS (

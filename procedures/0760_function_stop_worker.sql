@@ -4,6 +4,7 @@ CREATE OR REPLACE FUNCTION public.stop_worker(p_run_id bigint, p_worker text)
 RETURNS text
 LANGUAGE plpgsql
 VOLATILE
+SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 AS $function$
 DECLARE

@@ -3,6 +3,7 @@ CREATE OR REPLACE FUNCTION public.run_progress(p_run_id bigint)
 RETURNS TABLE (waiting integer, claimed integer, done integer, failed integer, quarantined integer)
 LANGUAGE sql
 STABLE
+SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 AS $function$
     SELECT count(*) FILTER (WHERE work.status = 'waiting')::integer,

@@ -8,6 +8,7 @@ CREATE OR REPLACE FUNCTION public.worker_state(p_run_id bigint, p_worker text)
 RETURNS TABLE (run_status text, worker_stopped boolean, waiting integer, claimed integer, next_step text)
 LANGUAGE sql
 STABLE
+SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 AS $function$
     SELECT state.run_status, state.worker_stopped, state.waiting, state.claimed,

@@ -5,6 +5,7 @@ RETURNS TABLE (conversation text, execution_order integer, completed integer, en
                quarantined integer, calls integer, errors integer, avg_latency_ms numeric, p95_latency_ms numeric)
 LANGUAGE sql
 STABLE
+SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 AS $function$
     WITH checkpoint AS (

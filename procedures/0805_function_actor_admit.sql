@@ -26,6 +26,7 @@ CREATE OR REPLACE FUNCTION public.actor_admit(p_actor_id integer, p_worker text,
 RETURNS json
 LANGUAGE plpgsql
 VOLATILE
+SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 AS $function$
 DECLARE

@@ -20,6 +20,7 @@ CREATE OR REPLACE FUNCTION public.actor_settle(p_permit_id uuid, p_actor_id inte
 RETURNS TABLE (breaker_state text, changed_from text)
 LANGUAGE plpgsql
 VOLATILE
+SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 AS $function$
 DECLARE

@@ -9,6 +9,7 @@ CREATE OR REPLACE FUNCTION public.actor_settle_and_admit(p_permit_id uuid, p_tok
 RETURNS json
 LANGUAGE plpgsql
 VOLATILE
+SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 AS $function$
 BEGIN

@@ -6,6 +6,7 @@ CREATE OR REPLACE FUNCTION public.raise_alert(p_event text, p_details jsonb DEFA
 RETURNS bigint
 LANGUAGE sql
 VOLATILE
+SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 AS $function$
     INSERT INTO public.alerts (event, details) VALUES (p_event, coalesce(p_details, '{}')) RETURNING alert_id;

@@ -7,6 +7,7 @@ CREATE OR REPLACE FUNCTION public.take_alerts(p_worker text, p_max_alerts intege
 RETURNS TABLE (alert_id bigint, event text, details jsonb, raised_at timestamptz)
 LANGUAGE sql
 VOLATILE
+SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 AS $function$
     UPDATE public.alerts AS alert

@@ -8,6 +8,7 @@ RETURNS TABLE (actor_name text, conversation text, error_kind text, errors bigin
                example_postings bigint[], example_message text)
 LANGUAGE sql
 STABLE
+SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 AS $function$
     WITH failed AS (

@@ -13,6 +13,7 @@ CREATE OR REPLACE FUNCTION public.run_status(p_run_id bigint)
 RETURNS json
 LANGUAGE sql
 STABLE
+SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 AS $function$
     SELECT json_build_object(

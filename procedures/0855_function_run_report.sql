@@ -9,6 +9,7 @@ CREATE OR REPLACE FUNCTION public.run_report(p_run_id bigint)
 RETURNS json
 LANGUAGE sql
 STABLE
+SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 AS $function$
     WITH run AS (

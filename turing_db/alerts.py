@@ -127,8 +127,8 @@ class AlertDispatcher:
         if delivery:
             try:
                 with self.engine.begin() as conn:
-                    conn.execute(text("UPDATE alerts SET delivery = CAST(:delivery AS jsonb) WHERE alert_id = :id"),
-                                 {"delivery": json.dumps(delivery), "id": alert["alert_id"]})  # fmt: skip
+                    conn.execute(text("SELECT record_alert_delivery(:id, CAST(:delivery AS jsonb))"),
+                                 {"id": alert["alert_id"], "delivery": json.dumps(delivery)})  # fmt: skip
             except Exception as error:
                 log.warning(
                     "could not note an alert's delivery",

@@ -58,6 +58,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INVALID
     except DBAPIError as exc:
         diag = getattr(exc.orig, "diag", None)
+        if diag is not None and diag.sqlstate == INSUFFICIENT_PRIVILEGE:
+            console.print(f"[bold red]refused:[/] {diag.message_primary}\n  {NOT_THIS_ROLE}", highlight=False,
+                          soft_wrap=True)  # fmt: skip
+            return EXIT_CANNOT_RUN
         if (
             diag is None
             or not diag.message_primary
@@ -330,6 +334,11 @@ def live_report(engine: Engine, processor: WaveBatchProcessor) -> str:
 
 
 # `turing run`'s exit status, for scripts and schedulers (README, "Running")
+INSUFFICIENT_PRIVILEGE = "42501"
+NOT_THIS_ROLE = ("the database user of TURING_DATABASE_URL may not do this: a turing_worker login runs "
+                 "workflows, a turing_reader login reads reports; the rest needs the role that ran the "
+                 "migrations (docs/SETUP.md, \"Roles\")")  # fmt: skip
+
 EXIT_COMPLETED = 0  # every posting of the run finished, none failed or quarantined
 EXIT_INVALID = 1  # the workflow is invalid: nothing was run (validate's findings are printed)
 EXIT_CANNOT_RUN = 2  # the configuration, the database or a refusal stopped it before it ran

@@ -687,32 +687,24 @@ def prune_finished_runs(engine: Engine, older_than_seconds: float) -> dict[str, 
 
 
 def health_facts(engine: Engine) -> HealthFacts:
-    """Read what `turing health` checks; works on a database that is not migrated yet."""
+    """Read what `turing health` checks; works on a database that is not migrated yet, and for a
+    worker or reader through cron_status() (pg_cron's setting and table are not theirs to read)."""
     with engine.connect() as conn:
         version = conn.execute(text("SHOW server_version")).scalar_one()
-        cron_database, database = conn.execute(
-            text("SELECT current_setting('cron.database_name', true), current_database()")
-        ).one()
+        database = conn.execute(text("SELECT current_database()")).scalar_one()
         has_cron = conn.execute(text("SELECT 1 FROM pg_extension WHERE extname = 'pg_cron'")).first()
         revision = None
         if conn.execute(text("SELECT to_regclass('public.alembic_version')")).scalar() is not None:
             revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        cron_database: str | None = None
         jobs: dict[str, tuple[str, bool, str | None]] = {}
-        if has_cron:
-            rows = conn.execute(
-                text(
-                    """
-                    SELECT job.jobname, job.schedule, job.active,
-                           (SELECT status || ' at ' || date_trunc('second', end_time)
-                              FROM cron.job_run_details AS detail
-                             WHERE detail.jobid = job.jobid
-                             ORDER BY detail.runid DESC LIMIT 1)
-                      FROM cron.job AS job WHERE job.jobname = ANY(:names)
-                    """
-                ),
-                {"names": list(CRON_JOBS)},
-            )
-            jobs = {name: (schedule, active, last) for name, schedule, active, last in rows}
+        if conn.execute(text("SELECT to_regprocedure('public.cron_status()')")).scalar() is not None:
+            status = conn.execute(text("SELECT cron_status()")).scalar_one()
+            cron_database = status["database_name"]
+            jobs = {name: (job["schedule"], job["active"], job["last_run"])
+                    for name, job in status["jobs"].items() if name in CRON_JOBS}  # fmt: skip
+        else:  # not migrated yet (no jobs either): the migrating role reads the setting itself
+            cron_database = conn.execute(text("SELECT current_setting('cron.database_name', true)")).scalar()
     return HealthFacts(str(version), str(database), cron_database, bool(has_cron), revision, jobs)
 
 

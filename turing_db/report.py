@@ -95,7 +95,8 @@ def report_data(engine: Engine, run_id: int, timeout_ms: int | None = None) -> d
 
 def latest_run_id(engine: Engine) -> int | None:
     with engine.connect() as conn:
-        return conn.execute(text("SELECT max(workflow_run_id) FROM workflow_runs")).scalar_one()  # type: ignore[no-any-return]
+        latest = text("SELECT workflow_run_id FROM run_overview ORDER BY workflow_run_id DESC LIMIT 1")
+        return conn.execute(latest).scalar()  # type: ignore[no-any-return]
 
 
 def render(data: dict[str, Any], live: bool = False) -> str:

@@ -1,4 +1,4 @@
-"""Every TURING_* variable the code reads is listed, without a real value, in .env.example and docs/SETUP.md."""
+"""Every TURING_* variable the code or a migration reads is listed, without a real value, in .env.example and docs/SETUP.md."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ PASSED_TO_ACTORS = {"TURING_POSTING_ID"}  # what the shell actor sets for its co
 
 def variables_read() -> set[str]:
     found: set[str] = set()
-    for path in (PROJECT / "turing_db").rglob("*.py"):
+    for path in [*(PROJECT / "turing_db").rglob("*.py"), *(PROJECT / "alembic").rglob("*.py")]:
         found |= set(re.findall(r"[\"'](TURING_[A-Z_]+)[\"']", path.read_text()))
     return found - PASSED_TO_ACTORS
 
