@@ -56,6 +56,7 @@ psql: db  ## psql on the configured database
 	$(TURING) psql
 
 test: venv  ## the whole test suite against a throwaway PostgreSQL with pg_cron, under coverage (subprocesses too)
+	@bash .ci/system-packages  # PostgreSQL, pg_cron, plpgsql_check, Chromium: installed when missing
 	$(BIN)/coverage erase
 	$(BIN)/coverage run -m pytest
 	$(BIN)/coverage combine --quiet

@@ -8,7 +8,7 @@
 -- owners, grants, OIDs, versions, and the indexes of PRIMARY KEY / UNIQUE / EXCLUDE constraints.
 -- Written on PostgreSQL 15 (the version the project supports): pg_get_*def() text can differ between
 -- major versions, so regenerate it, rather than trust a diff, after a major upgrade.
--- alembic revision: 0014
+-- alembic revision: 0015
 
 -- extensions
 
@@ -523,13 +523,13 @@ FUNCTION complete_chunk(bigint,text,jsonb)
     RETURNS TABLE(posting_id bigint, accepted boolean, state text, next_conversation text, note text)
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 d6e5f8b8d602bf27ea3c9b7072a1be4d;
+    BODY md5 597b9590abddd19f4fb94dc734c5fb2f;
 
 FUNCTION cron_status()
     RETURNS jsonb
     LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 3509721a4d31222419a8da7f6494b856;
+    BODY md5 6af96bf082d19bd91963b661fb5500c3;
 
 FUNCTION delete_log_rows()
     RETURNS trigger
@@ -592,7 +592,7 @@ FUNCTION posting_entry_points(integer)
     RETURNS TABLE(posting_id bigint, entry_stage text, entry_conversation_id integer)
     LANGUAGE plpgsql STABLE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 6a8df17074541321611bcf21d35c4255;
+    BODY md5 d50e95a28a7cfab723b8f129c402e42b;
 
 FUNCTION posting_stage_expressions()
     RETURNS TABLE(missing_stage text, pending text)
@@ -604,7 +604,7 @@ FUNCTION posting_stages()
     RETURNS TABLE(posting_id bigint, missing_stage text, enabled boolean, quarantined boolean, pending boolean)
     LANGUAGE plpgsql STABLE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 c1d52fbbbd9357622d6f894aa82b468e;
+    BODY md5 8bd7d64f519f1b70d1bdfb6b7010ad55;
 
 FUNCTION prompt_expression(text)
     ARGUMENTS p_template text
@@ -659,7 +659,7 @@ FUNCTION render_prompts(text,bigint[])
     RETURNS TABLE(posting_id bigint, prompt text)
     LANGUAGE plpgsql STABLE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 36c4cee877f33c115460d40d4f12a958;
+    BODY md5 8490e5594c552f739bd634eb954d16ed;
 
 FUNCTION reset_circuit_breaker(text)
     ARGUMENTS actor_name text
@@ -882,7 +882,7 @@ FUNCTION workflow_graph(integer)
     RETURNS TABLE(conversation_id integer, canonical_name text, reachable boolean, finishes boolean, cycle text, loops_to integer[], dom_pre integer, dom_post integer)
     LANGUAGE plpgsql STABLE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 4f83906ba3279440e6f24baf64053b50;
+    BODY md5 357e83e8cca6bcf0501fd4372d23ea12;
 
 FUNCTION workflow_graph_nodes(integer,jsonb)
     ARGUMENTS p_workflow_id integer, p_graph jsonb

@@ -30,8 +30,8 @@ DECLARE
     by_post     integer[];
     depth_of    integer[];  -- position on the DFS stack while a node is on it
     node_cycle  text[];
-    loops_from  integer[] := '{}';
-    loops_head  integer[] := '{}';
+    loops_from  integer[] := '{}'::integer[];
+    loops_head  integer[] := '{}'::integer[];
     reached_end boolean[];
     idom        integer[];
     pre_number  integer[];
@@ -50,7 +50,6 @@ DECLARE
     candidate   integer;
     finger_a    integer;
     finger_b    integer;
-    i           integer;
     changed     boolean := true;
     members     text;
 BEGIN

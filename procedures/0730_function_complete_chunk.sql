@@ -45,6 +45,9 @@ BEGIN
             error_kind text, note text
         ) ON COMMIT DELETE ROWS;
     END IF;
+    -- the table above, for plpgsql_check, which cannot see a table made at run time (one line: it
+    -- reads no other); at run time a constant
+    PERFORM 'PRAGMA:TABLE: pg_temp.turing_completion (posting_id bigint, work_row tid, conversation_id integer, actor_id integer, saves_column text, is_handler boolean, in_handler boolean, visits jsonb, output text, sentinel text, latency_ms numeric, prompt_tokens integer, completion_tokens integer, error_kind text, note text)';
     DELETE FROM pg_temp.turing_completion;
     SELECT c.conversation_id INTO handler_id FROM public.conversations AS c
      WHERE c.conversation_type = 'error_handler' AND c.enabled

@@ -12,7 +12,7 @@ SET search_path = pg_catalog, public, pg_temp
 AS $function$
 DECLARE
     database_name text;
-    jobs jsonb := '{}';
+    jobs jsonb := '{}'::jsonb;
 BEGIN
     BEGIN
         database_name := current_setting('cron.database_name', true);

@@ -68,6 +68,7 @@ def _pg_ctl_wrapper(directory: Path) -> Path:
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PostgreSQLExecutor]:
     cluster.ensure_pg_cron(cluster.postgres_bindir())
+    cluster.ensure_extension(cluster.postgres_bindir(), "plpgsql_check", "plpgsql-check")  # static checks
     directory = _server_dir()
     port = get_port(None)
     assert port is not None

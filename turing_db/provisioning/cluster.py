@@ -66,18 +66,23 @@ def as_server_user(argv: list[str]) -> list[str]:
 
 def ensure_pg_cron(bindir: Path) -> None:
     """Install postgresql-NN-cron with apt-get when it is missing and we are root; else say how."""
+    ensure_extension(bindir, "pg_cron", "cron")
+
+
+def ensure_extension(bindir: Path, library: str, package_suffix: str) -> None:
+    """Install the Debian package postgresql-NN-`package_suffix` when `library`.so is missing from
+    the server's library folder and we are root; else say how (pg_cron; plpgsql_check for tests)."""
     libdir = Path(
         subprocess.run(
             [str(bindir / "pg_config"), "--pkglibdir"], capture_output=True, text=True
         ).stdout.strip()
         or bindir.parent / "lib"
     )
-    if (libdir / "pg_cron.so").exists():
+    if (libdir / f"{library}.so").exists():
         return
-    version = bindir.parent.name
-    package = f"postgresql-{version}-cron"
+    package = f"postgresql-{bindir.parent.name}-{package_suffix}"
     if not running_as_root() or not shutil.which("apt-get"):
-        raise ClusterError(f"pg_cron is not installed: run `sudo apt-get install -y {package}` and retry")
+        raise ClusterError(f"{library} is not installed: run `sudo apt-get install -y {package}` and retry")
     print(f"installing {package} with apt-get …", flush=True)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     install = ["apt-get", "install", "-y", "-q", package]
