@@ -8,22 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from commands import turing
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from turing_db.paths import PROJECT_DIR
 
 pytestmark = pytest.mark.slow
-
-
-def turing(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "turing_db.cli", *args],
-        env={**env, "COLUMNS": "200"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_load_demo_then_run_fills_every_stage(clean_data: Engine, turing_env: dict[str, str]) -> None:

@@ -4,11 +4,11 @@ turing_reader login can only read; both as whole `turing` commands and statement
 from collections.abc import Iterator
 
 import pytest
+from commands import turing
 from migrating import migrate_in
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import DBAPIError
-from test_cli import turing
 
 from turing_db import alerts, database, health, metrics
 from turing_db.provisioning import migrations
@@ -34,7 +34,7 @@ WORKER_FUNCTIONS = {
     "posting_counts()", "cron_status()",
 }  # fmt: skip
 READER_FUNCTIONS = {
-    "run_status(bigint)", "recent_errors(interval,bigint)", "run_report(bigint)", "validate_workflow(integer)",
+    "run_status(bigint)", "recent_errors(interval,bigint)", "workflow_fixes(integer)", "run_report(bigint)", "validate_workflow(integer)",
     "run_progress(bigint)", "run_summary(bigint)", "posting_counts()", "cron_status()",
 }  # fmt: skip
 

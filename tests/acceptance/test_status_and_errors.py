@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from commands import turing
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
-from test_cli import turing
 from workflows import CommittedWorkflows, Step, add_postings
 
 from turing_db import database
