@@ -9,9 +9,11 @@
 --                 Kennedy, "A Simple, Fast Dominance Algorithm", over a virtual root that branches to
 --                 every entry point)
 -- One pass over arrays in PL/pgSQL: recursive queries re-plan each level and are slow on long chains.
-CREATE OR REPLACE FUNCTION public.workflow_graph(p_workflow_id integer)
-RETURNS TABLE (conversation_id integer, canonical_name text, reachable boolean, finishes boolean,
-               cycle text, loops_to integer[], dom_pre integer, dom_post integer)
+-- p_branches: see workflow_branch_list().
+CREATE OR REPLACE FUNCTION public.workflow_graph(
+    p_workflow_id integer,
+    p_branches public.workflow_branch[] DEFAULT NULL)
+RETURNS SETOF public.workflow_graph_node
 LANGUAGE plpgsql
 STABLE
 SET search_path = pg_catalog, public, pg_temp
@@ -66,7 +68,7 @@ BEGIN
         SELECT u.id, u.k::integer AS k FROM unnest(ids) WITH ORDINALITY AS u (id, k)
     ), branch AS (
         SELECT source.k AS from_node, target.k AS to_node, b.target_kind
-          FROM public.workflow_branches(p_workflow_id) AS b
+          FROM public.workflow_branch_list(p_workflow_id, p_branches) AS b
           JOIN node AS source ON source.id = b.conversation_id
           LEFT JOIN node AS target ON target.id = b.next_conversation_id AND b.target_kind = 'step'
     ), edge AS (

@@ -1,6 +1,9 @@
 -- Check: every branch leads to the end (NULL), to a step of this workflow, or to the enabled global
 -- error handler — never to a disabled conversation or one outside the workflow.
-CREATE OR REPLACE FUNCTION public.workflow_check_branch_targets(p_workflow_id integer)
+-- p_branches: see workflow_branch_list().
+CREATE OR REPLACE FUNCTION public.workflow_check_branch_targets(
+    p_workflow_id integer,
+    p_branches public.workflow_branch[] DEFAULT NULL)
 RETURNS TABLE (severity text, check_name text, conversation text, message text)
 LANGUAGE sql
 STABLE
@@ -19,7 +22,7 @@ AS $function$
                           THEN format('is not part of workflow %s', p_workflow_id)
                       ELSE format('is disabled in workflow %s', p_workflow_id)
                   END)
-      FROM public.workflow_branches(p_workflow_id) AS branch
+      FROM public.workflow_branch_list(p_workflow_id, p_branches) AS branch
       JOIN public.conversations AS target ON target.conversation_id = branch.next_conversation_id
      WHERE branch.target_kind = 'invalid';
 $function$;

@@ -1,6 +1,8 @@
--- Check: every step can be reached from an entry point by following branches. p_graph is
--- workflow_graph() as JSON when the caller has it already (validate_workflow() computes it once).
-CREATE OR REPLACE FUNCTION public.workflow_check_reachability(p_workflow_id integer, p_graph jsonb DEFAULT NULL)
+-- Check: every step can be reached from an entry point by following branches. p_graph:
+-- see workflow_graph_nodes().
+CREATE OR REPLACE FUNCTION public.workflow_check_reachability(
+    p_workflow_id integer,
+    p_graph public.workflow_graph_node[] DEFAULT NULL)
 RETURNS TABLE (severity text, check_name text, conversation text, message text)
 LANGUAGE sql
 STABLE

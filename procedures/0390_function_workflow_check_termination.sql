@@ -2,9 +2,12 @@
 -- reaches an end (a NULL target or the error handler), is a dead end; when it lies on a cycle, that
 -- cycle has no exit. A step without a '*' branch sends unmatched outputs to the error handler
 -- (warning). A loop (a branch that re-enters a step still on the current path) is bounded when the step
--- it re-enters or the step it leaves has max_visits (warning otherwise). p_graph: see
--- workflow_check_reachability().
-CREATE OR REPLACE FUNCTION public.workflow_check_termination(p_workflow_id integer, p_graph jsonb DEFAULT NULL)
+-- it re-enters or the step it leaves has max_visits (warning otherwise). p_graph and
+-- p_branches: see workflow_graph_nodes() and workflow_branch_list().
+CREATE OR REPLACE FUNCTION public.workflow_check_termination(
+    p_workflow_id integer,
+    p_graph public.workflow_graph_node[] DEFAULT NULL,
+    p_branches public.workflow_branch[] DEFAULT NULL)
 RETURNS TABLE (severity text, check_name text, conversation text, message text)
 LANGUAGE sql
 STABLE
@@ -13,10 +16,10 @@ SET jit = off
 AS $function$
     WITH graph AS (
         SELECT graph.*, step.max_visits
-          FROM public.workflow_graph_nodes(p_workflow_id, p_graph) AS graph
+          FROM public.workflow_graph_nodes(p_workflow_id, p_graph, p_branches) AS graph
           JOIN public.workflow_steps(p_workflow_id) AS step ON step.conversation_id = graph.conversation_id
     ), branch AS (
-        SELECT * FROM public.workflow_branches(p_workflow_id)
+        SELECT * FROM public.workflow_branch_list(p_workflow_id, p_branches)
     )
     SELECT 'error', 'dead_end', graph.canonical_name,
            CASE WHEN NOT EXISTS (SELECT 1 FROM branch WHERE branch.conversation_id = graph.conversation_id)

@@ -1,7 +1,10 @@
 -- Check: an error outcome always has somewhere to go. Without the enabled global error handler, each
 -- step needs a branch for every sentinel its actor can produce (engine_sentinels(): [ERROR],
 -- [TIMEOUT] and [FAILED] for every actor, [CIRCUIT_OPEN] for the HTTP actors).
-CREATE OR REPLACE FUNCTION public.workflow_check_error_handling(p_workflow_id integer)
+-- p_branches: see workflow_branch_list().
+CREATE OR REPLACE FUNCTION public.workflow_check_error_handling(
+    p_workflow_id integer,
+    p_branches public.workflow_branch[] DEFAULT NULL)
 RETURNS TABLE (severity text, check_name text, conversation text, message text)
 LANGUAGE sql
 STABLE
@@ -19,7 +22,7 @@ AS $function$
           JOIN public.actors AS actor ON actor.actor_id = step.actor_id
           JOIN public.engine_sentinels() AS outcome
             ON outcome.actor_types IS NULL OR actor.actor_type = ANY (outcome.actor_types)
-         WHERE NOT EXISTS (SELECT 1 FROM public.workflow_branches(p_workflow_id) AS branch
+         WHERE NOT EXISTS (SELECT 1 FROM public.workflow_branch_list(p_workflow_id, p_branches) AS branch
                             WHERE branch.conversation_id = step.conversation_id
                               AND branch.branch_condition = outcome.sentinel)
          GROUP BY step.canonical_name

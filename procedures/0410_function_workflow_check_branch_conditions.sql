@@ -3,7 +3,10 @@
 -- condition an output that contains it (case-sensitive). A later condition is unreachable when an
 -- earlier one is identical (duplicate), is '*', or is contained in it (shadowed). A bracketed
 -- condition that is not one of engine_sentinels() is probably a typo (warning).
-CREATE OR REPLACE FUNCTION public.workflow_check_branch_conditions(p_workflow_id integer)
+-- p_branches: see workflow_branch_list().
+CREATE OR REPLACE FUNCTION public.workflow_check_branch_conditions(
+    p_workflow_id integer,
+    p_branches public.workflow_branch[] DEFAULT NULL)
 RETURNS TABLE (severity text, check_name text, conversation text, message text)
 LANGUAGE sql
 STABLE
@@ -12,7 +15,7 @@ SET jit = off  -- planning a few rows; JIT compilation would cost a second
 AS $function$
     WITH branch AS (
         SELECT b.*, b.branch_condition ~ '^\[[A-Z_]+\]$' AS is_sentinel
-          FROM public.workflow_branches(p_workflow_id) AS b
+          FROM public.workflow_branch_list(p_workflow_id, p_branches) AS b
     ), duplicate AS (
         SELECT DISTINCT ON (later.instruction_step_id) later.*, earlier.instruction_step_id AS earlier_id
           FROM branch AS later

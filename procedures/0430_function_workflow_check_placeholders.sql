@@ -2,9 +2,13 @@
 -- '{output:<canonical_name>}' must name a step of this workflow that runs before this one on every
 -- path from the entry points (it dominates it; warning when only some paths run it, error when none
 -- does); a lone brace or any other '{...}' is malformed ('{{' and '}}' write literal braces). The
--- global error handler may use postings columns only. p_graph: see workflow_check_reachability().
+-- global error handler may use postings columns only. p_graph and p_branches: see
+-- workflow_graph_nodes() and workflow_branch_list().
 -- The tokens are read from instructions.placeholders (parsed when the template was written).
-CREATE OR REPLACE FUNCTION public.workflow_check_placeholders(p_workflow_id integer, p_graph jsonb DEFAULT NULL)
+CREATE OR REPLACE FUNCTION public.workflow_check_placeholders(
+    p_workflow_id integer,
+    p_graph public.workflow_graph_node[] DEFAULT NULL,
+    p_branches public.workflow_branch[] DEFAULT NULL)
 RETURNS TABLE (severity text, check_name text, conversation text, message text)
 LANGUAGE sql
 STABLE
@@ -20,7 +24,7 @@ AS $function$
             ON instruction.conversation_id = executed.conversation_id AND instruction.enabled
          CROSS JOIN LATERAL pg_catalog.jsonb_to_recordset(instruction.placeholders) AS token (token text, kind text, name text)
     ), graph AS (
-        SELECT * FROM public.workflow_graph_nodes(p_workflow_id, p_graph) AS graph
+        SELECT * FROM public.workflow_graph_nodes(p_workflow_id, p_graph, p_branches) AS graph
     ), output_use AS (
         SELECT rendered.canonical_name, rendered.conversation_id, rendered.token, rendered.name,
                source.conversation_id AS source_id, source_node.reachable AS source_reachable,
@@ -34,7 +38,7 @@ AS $function$
          WHERE rendered.kind = 'output' AND NOT rendered.is_handler
     ), edge AS (
         SELECT DISTINCT branch.conversation_id AS source, branch.next_conversation_id AS target
-          FROM public.workflow_branches(p_workflow_id) AS branch WHERE branch.target_kind = 'step'
+          FROM public.workflow_branch_list(p_workflow_id, p_branches) AS branch WHERE branch.target_kind = 'step'
     ), downstream (origin, conversation_id) AS (
         SELECT DISTINCT use.source_id, edge.target
           FROM output_use AS use JOIN edge ON edge.source = use.source_id

@@ -11,19 +11,23 @@ SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 SET jit = off  -- planning a few rows; JIT compilation would cost a second
 AS $function$
-    WITH graph AS (
-        SELECT jsonb_agg(g) AS nodes FROM public.workflow_graph(p_workflow_id) AS g
+    WITH branches AS MATERIALIZED (  -- the branch list and the graph, computed once for every check
+        SELECT array_agg(b::public.workflow_branch) AS list FROM public.workflow_branches(p_workflow_id) AS b
+    ), graph AS MATERIALIZED (
+        SELECT array_agg(g) AS nodes FROM public.workflow_graph(p_workflow_id, (SELECT list FROM branches)) AS g
     ), finding AS (
         SELECT * FROM public.workflow_check_definition(p_workflow_id)
         UNION ALL SELECT * FROM public.workflow_check_actors(p_workflow_id)
         UNION ALL SELECT * FROM public.workflow_check_instructions(p_workflow_id)
-        UNION ALL SELECT * FROM public.workflow_check_branch_targets(p_workflow_id)
+        UNION ALL SELECT * FROM public.workflow_check_branch_targets(p_workflow_id, (SELECT list FROM branches))
         UNION ALL SELECT * FROM public.workflow_check_entry_points(p_workflow_id)
         UNION ALL SELECT * FROM public.workflow_check_reachability(p_workflow_id, (SELECT nodes FROM graph))
-        UNION ALL SELECT * FROM public.workflow_check_termination(p_workflow_id, (SELECT nodes FROM graph))
-        UNION ALL SELECT * FROM public.workflow_check_error_handling(p_workflow_id)
-        UNION ALL SELECT * FROM public.workflow_check_branch_conditions(p_workflow_id)
-        UNION ALL SELECT * FROM public.workflow_check_placeholders(p_workflow_id, (SELECT nodes FROM graph))
+        UNION ALL SELECT * FROM public.workflow_check_termination(p_workflow_id, (SELECT nodes FROM graph),
+                                                                  (SELECT list FROM branches))
+        UNION ALL SELECT * FROM public.workflow_check_error_handling(p_workflow_id, (SELECT list FROM branches))
+        UNION ALL SELECT * FROM public.workflow_check_branch_conditions(p_workflow_id, (SELECT list FROM branches))
+        UNION ALL SELECT * FROM public.workflow_check_placeholders(p_workflow_id, (SELECT nodes FROM graph),
+                                                                   (SELECT list FROM branches))
     ), verdict AS (
         SELECT 'ok'::text, 'valid'::text, NULL::text,
                format('workflow %s (%s) is valid: %s steps, %s entry point(s), %s warning(s)',

@@ -33,10 +33,11 @@ DECLARE
         'raise_alert(text, jsonb)',
         'take_alerts(text, integer)',
         'record_alert_delivery(bigint, jsonb)'];
-    -- what `turing status`, `errors`, `report`, `health` and `validate` call
+    -- what `turing status`, `errors`, `report`, `health` and `validate` (listing its fixes) call
     reader_functions CONSTANT text[] := ARRAY[
         'run_status(bigint)',
-        'recent_errors(interval, bigint)'];
+        'recent_errors(interval, bigint)',
+        'workflow_fixes(integer)'];
     both_functions CONSTANT text[] := ARRAY[  -- a run's /health, /metrics and live report too
         'run_report(bigint)',
         'validate_workflow(integer)',

@@ -7,6 +7,7 @@ runner, reports); errors that a user can fix are printed as one readable line an
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import signal
@@ -21,7 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from turing_db import alerts, database, health, metrics, postings, report, reports, validation
-from turing_db.display import console, print_findings, print_summary, run_display
+from turing_db.display import console, print_findings, print_fixes, print_summary, run_display
 from turing_db.logs import configure_logging
 from turing_db.pool import DatabaseUnavailable, check_connection, get_engine
 from turing_db.provisioning import cluster, migrations, procedures
@@ -111,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     check = command("validate", cmd_validate, "check a workflow's definition (exit 1 when it has errors)")
     check.add_argument("--workflow", type=int, required=True)
     check.add_argument("--json", action="store_true", help="print the findings as JSON")
+    check.add_argument("--fix", "--fix-common-issues", action="store_true", dest="fix",
+                       help="make the safe fixes (all or none; without it, print the SQL each would run)")  # fmt: skip
 
     run = command("run", cmd_run, "process the pending postings of a workflow")
     run.add_argument("--workflow", type=int, required=True)
@@ -241,11 +244,13 @@ def cmd_postings(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     _, engine = _connect()
-    report = database.validate_workflow(engine, args.workflow)
+    fixes = database.fix_workflow(engine, args.workflow, apply=args.fix)
+    report = database.validate_workflow(engine, args.workflow)  # after the fixes, if any were made
     if args.json:
-        print(json.dumps(report.as_json(), indent=2))
+        print(json.dumps({**report.as_json(), "fixes": [dataclasses.asdict(fix) for fix in fixes]}, indent=2))
     else:
         print_findings(report)
+        print_fixes(args.workflow, fixes)
     return 0 if report.valid else 1
 
 

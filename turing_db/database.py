@@ -603,6 +603,27 @@ def validate_workflow(connection: Connection | Engine, workflow_id: int) -> Vali
     return ValidationReport(workflow_id, tuple(Finding(*row) for row in rows))
 
 
+@dataclass(frozen=True)
+class Fix:
+    """One safe fix of fix_workflow(): what, where, why it is safe, its SQL, and what became of it
+    ('applied', 'would apply', or 'rolled back: …')."""
+
+    fix: str
+    conversation: str | None
+    reason: str
+    statement: str
+    outcome: str
+
+
+def fix_workflow(engine: Engine, workflow_id: int, apply: bool) -> list[Fix]:
+    """The safe fixes of a workflow, made (all or none, in one transaction) when `apply`; else only
+    listed (workflow_fixes(), which a reader may run too)."""
+    query = ("SELECT * FROM fix_workflow(:workflow_id)" if apply else
+             "SELECT fix, conversation, reason, statement, 'would apply' FROM workflow_fixes(:workflow_id)")  # fmt: skip
+    with engine.begin() as conn:
+        return [Fix(*row) for row in conn.execute(text(query), {"workflow_id": workflow_id})]
+
+
 # -- postings --------------------------------------------------------------------------------------------
 
 

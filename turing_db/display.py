@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsed
 from rich.progress import Progress as ProgressBar
 from rich.table import Table
 
-from turing_db.database import Progress
+from turing_db.database import Fix, Progress
 from turing_db.logs import get_logger
 from turing_db.runner import RunSummary
 from turing_db.validation import ValidationReport
@@ -38,6 +38,20 @@ def print_findings(report: ValidationReport) -> None:
     verdict = "valid" if report.valid else "INVALID"
     console.print(f"workflow {report.workflow_id} is {verdict}: {len(report.errors)} error(s), "
                   f"{len(report.warnings)} warning(s)")  # fmt: skip
+
+
+def print_fixes(workflow_id: int, fixes: list[Fix]) -> None:
+    """What `turing validate` can fix safely: the SQL each fix runs, or what became of it."""
+    if not fixes:
+        return
+    if fixes[0].outcome == "would apply":
+        console.print(f"{len(fixes)} safe fix(es); `turing validate --workflow {workflow_id} --fix` makes them "
+                      "all in one transaction:", highlight=False)  # fmt: skip
+    else:
+        console.print(f"{len(fixes)} safe fix(es): {fixes[0].outcome}", highlight=False)
+    for fix in fixes:
+        console.print(f"  [bold]{fix.fix}[/] {fix.conversation or ''}: {fix.reason}", highlight=False)
+        console.print(f"    {fix.statement};", highlight=False, markup=False, soft_wrap=True)
 
 
 @contextlib.contextmanager
