@@ -8,7 +8,7 @@
 -- owners, grants, OIDs, versions, and the indexes of PRIMARY KEY / UNIQUE / EXCLUDE constraints.
 -- Written on PostgreSQL 15 (the version the project supports): pg_get_*def() text can differ between
 -- major versions, so regenerate it, rather than trust a diff, after a major upgrade.
--- alembic revision: 0016
+-- alembic revision: 0017
 
 -- extensions
 
@@ -170,6 +170,7 @@ CREATE CONSTRAINT TRIGGER conversations_strict AFTER INSERT OR DELETE OR UPDATE 
 CREATE TABLE database_roles (
     purpose text NOT NULL,
     role_name name NOT NULL,
+    created boolean DEFAULT false NOT NULL,
     CONSTRAINT database_roles_pkey PRIMARY KEY (purpose),
     CONSTRAINT database_roles_purpose_check CHECK (purpose = ANY (ARRAY['worker'::text, 'reader'::text])),
     CONSTRAINT database_roles_role_name_key UNIQUE (role_name)
@@ -509,7 +510,7 @@ FUNCTION apply_role_grants()
     RETURNS void
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 7aa9eff6b25b3c03dd14d26c453b17f1;
+    BODY md5 cb85ff5e43929d45f6033e7a2d8f1043;
 
 FUNCTION branch_matches(text,text,text)
     ARGUMENTS p_condition text, p_output text, p_sentinel text
@@ -542,7 +543,7 @@ FUNCTION complete_chunk(bigint,text,jsonb)
     RETURNS TABLE(posting_id bigint, accepted boolean, state text, next_conversation text, note text)
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 597b9590abddd19f4fb94dc734c5fb2f;
+    BODY md5 e6173cb97adbb2e53c682e7c027e1bb7;
 
 FUNCTION cron_status()
     RETURNS jsonb
@@ -594,7 +595,7 @@ FUNCTION max_failed_runs()
     RETURNS integer
     LANGUAGE sql STABLE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 44c89dfd5cb4247d29ca5119b6341362;
+    BODY md5 29d735dcad65b055aaab4b33af12cc4e;
 
 FUNCTION posting_columns()
     RETURNS TABLE(column_name text, column_type text, column_position integer)
@@ -650,9 +651,9 @@ FUNCTION prune_finished_runs(interval)
 FUNCTION raise_alert(text,jsonb)
     ARGUMENTS p_event text, p_details jsonb DEFAULT '{}'::jsonb
     RETURNS bigint
-    LANGUAGE sql VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 cf244006b12263e674b450b42902fa6c;
+    BODY md5 9df4f78ee02887b4cb0df55c58178e9b;
 
 FUNCTION recent_errors(interval,bigint)
     ARGUMENTS p_since interval DEFAULT '1 day'::interval, p_run_id bigint DEFAULT NULL::bigint

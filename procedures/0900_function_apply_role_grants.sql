@@ -84,5 +84,13 @@ BEGIN
     FOREACH item IN ARRAY reader_relations || both_relations LOOP
         EXECUTE format('GRANT SELECT ON %s TO %I', ('public.' || item)::regclass, reader);
     END LOOP;
+    -- a REVOKE by a role that may not revoke is only a warning: make sure each one took
+    IF has_database_privilege(worker, current_database(), 'TEMPORARY, CREATE')
+       OR has_database_privilege(reader, current_database(), 'TEMPORARY, CREATE')
+       OR has_schema_privilege(worker, 'public', 'CREATE') OR has_schema_privilege(reader, 'public', 'CREATE') THEN
+        RAISE EXCEPTION 'roles % and % can still create objects in database %', worker, reader, current_database()
+            USING HINT = 'migrate as the database''s owner (or a superuser), whose REVOKE of TEMPORARY and CREATE '
+                         'from PUBLIC takes effect';
+    END IF;
 END;
 $function$;

@@ -154,6 +154,41 @@ def workflows(engine: Engine) -> Iterator[CommittedWorkflows]:
     built.cleanup()
 
 
+LOGINS = {
+    "worker": ("turing_test_worker", "turing_worker"),
+    "reader": ("turing_test_reader", "turing_reader"),
+}
+
+
+@pytest.fixture(scope="session")
+def logins(engine: Engine, database_url: URL) -> Iterator[dict[str, Engine]]:
+    """A login user in each group role, made as docs/SETUP.md shows, and an engine for each."""
+    with engine.begin() as conn:
+        for user, group in LOGINS.values():
+            if (
+                conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :user"), {"user": user}).first()
+                is None
+            ):
+                conn.execute(text(f"CREATE ROLE {user} LOGIN PASSWORD 'not-a-secret' IN ROLE {group}"))
+    engines = {
+        purpose: create_engine(database_url.set(username=user, password="not-a-secret"), pool_size=2)
+        for purpose, (user, _) in LOGINS.items()
+    }
+    yield engines
+    for login in engines.values():
+        login.dispose()
+    with engine.begin() as conn:  # no login with a known password outlives the session
+        for user, _ in LOGINS.values():
+            conn.execute(text(f"DROP ROLE IF EXISTS {user}"))
+
+
+@pytest.fixture
+def login_envs(turing_env: dict[str, str], logins: dict[str, Engine]) -> dict[str, dict[str, str]]:
+    """`turing_env` for each login: TURING_DATABASE_URL names the worker or the reader."""
+    return {purpose: {**turing_env, "TURING_DATABASE_URL": login.url.render_as_string(hide_password=False)}
+            for purpose, login in logins.items()}  # fmt: skip
+
+
 @pytest.fixture(autouse=True)
 def fresh_logging() -> Iterator[None]:
     """A test that configures logging binds it to that test's captured stderr: undo it afterwards."""

@@ -34,7 +34,8 @@ ROLES = {"worker": ("TURING_WORKER_ROLE", "turing_worker"), "reader": ("TURING_R
 UPGRADE = """
 CREATE TABLE database_roles (
     purpose   text PRIMARY KEY CHECK (purpose IN ('worker', 'reader')),
-    role_name name NOT NULL UNIQUE
+    role_name name NOT NULL UNIQUE,
+    created   boolean NOT NULL DEFAULT false  -- by this migration (downgrade drops only those)
 );
 COMMENT ON TABLE database_roles IS 'the group roles apply_role_grants() gives privileges to (migration 0014)';
 ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
@@ -67,19 +68,24 @@ DROP FUNCTION public.cron_status();
 DROP FUNCTION public.record_alert_delivery(bigint, jsonb);
 """
 
-# a role this database no longer uses is dropped unless another database grants it something
-# (pg_shdepend is cluster-wide) or a login role is its member
+# a role this migration created and nothing uses any more is dropped: kept when anything in the
+# cluster depends on it (pg_shdepend: grants, ownership, default privileges, in any database) or a
+# role is its member, and when the downgrading role may not drop roles
 DROP_UNUSED_ROLES = """
 DO $drop$
 DECLARE
     role_row record;
 BEGIN
     FOR role_row IN SELECT role.oid, role.rolname FROM public.database_roles AS named
-                      JOIN pg_roles AS role ON role.rolname = named.role_name LOOP
+                      JOIN pg_roles AS role ON role.rolname = named.role_name
+                     WHERE named.created LOOP
         IF EXISTS (SELECT FROM pg_shdepend WHERE refclassid = 'pg_authid'::regclass
                                              AND refobjid = role_row.oid)
            OR EXISTS (SELECT FROM pg_auth_members WHERE roleid = role_row.oid) THEN
-            RAISE NOTICE 'role % is kept: another database or a member role still uses it', role_row.rolname;
+            RAISE NOTICE 'role % is kept: something in the cluster still depends on it, or a role is its member',
+                         role_row.rolname;
+        ELSIF NOT (SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user) THEN
+            RAISE NOTICE 'role % is kept: % may not drop roles', role_row.rolname, current_user;
         ELSE
             EXECUTE format('DROP ROLE %I', role_row.rolname);
         END IF;
@@ -107,15 +113,26 @@ def role_names() -> dict[str, str]:
     return names
 
 
-def ensure_role(connection, name: str) -> None:
-    """Create `name` as a NOLOGIN group role unless the cluster has it already."""
+def ensure_role(connection, name: str) -> bool:
+    """Create `name` as a NOLOGIN group role unless the cluster has it already; True when created.
+    An existing role is used as it is, unless it holds more than a group role of ours should."""
+    if name.startswith("pg_"):
+        raise ValueError(f"role {name!r}: names beginning pg_ are PostgreSQL's own")
     existing = connection.execute(
-        text("SELECT rolsuper, rolname = current_user FROM pg_roles WHERE rolname = :name"), {"name": name}
+        text(
+            "SELECT rolsuper OR rolcreaterole OR rolcreatedb OR rolreplication OR rolbypassrls "
+            "OR rolname = current_user OR pg_has_role(rolname, current_user, 'MEMBER') "
+            "FROM pg_roles WHERE rolname = :name"
+        ),
+        {"name": name},
     ).first()
     if existing is not None:
-        if existing[0] or existing[1]:
-            raise ValueError(f"role {name!r} is a superuser or the migrating role itself: pick another name")
-        return
+        if existing[0]:
+            raise ValueError(
+                f"role {name!r} may create roles or databases, replicate, bypass row security, is a superuser, "
+                "or is (a member of) the migrating role: pick another name"
+            )
+        return False
     allowed = connection.execute(
         text("SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user")
     ).scalar_one()
@@ -127,18 +144,20 @@ def ensure_role(connection, name: str) -> None:
     statement = connection.execute(text("SELECT format('CREATE ROLE %I NOLOGIN', CAST(:name AS text))"),
                                    {"name": name}).scalar_one()  # fmt: skip
     connection.exec_driver_sql(statement)
+    return True
 
 
 def upgrade() -> None:
     connection = op.get_bind()
     names = role_names()
-    for name in names.values():
-        ensure_role(connection, name)
+    created = {purpose: ensure_role(connection, name) for purpose, name in names.items()}
     execute_script(connection, UPGRADE)
     for purpose, name in names.items():
         connection.execute(
-            text("INSERT INTO database_roles (purpose, role_name) VALUES (:purpose, :name)"),
-            {"purpose": purpose, "name": name},
+            text(
+                "INSERT INTO database_roles (purpose, role_name, created) VALUES (:purpose, :name, :created)"
+            ),
+            {"purpose": purpose, "name": name, "created": created[purpose]},
         )
     # INSTALL-BEGIN
     install(

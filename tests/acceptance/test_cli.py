@@ -65,8 +65,9 @@ def test_health_reports_every_check_ok(turing_env: dict[str, str]) -> None:
 
 
 def test_health_json_is_what_the_endpoint_serves_and_the_run_serves_it_while_it_goes(
-    clean_data: Engine, turing_env: dict[str, str]
+    clean_data: Engine, turing_env: dict[str, str], login_envs: dict[str, dict[str, str]]
 ) -> None:
+    """The run is a turing_worker login's (docs/SETUP.md, "Roles"): /health, /metrics and / need no more."""
     import json
 
     import httpx
@@ -79,7 +80,8 @@ def test_health_json_is_what_the_endpoint_serves_and_the_run_serves_it_while_it_
     port = get_port(None)
     run = subprocess.Popen(
         [sys.executable, "-m", "turing_db.cli", "run", "--workflow", "3001", "--health-port", str(port)],
-        env={**turing_env, "TURING_LOG_FORMAT": "json"}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**login_envs["worker"], "TURING_LOG_FORMAT": "json"}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True,
     )  # fmt: skip
     seen: list[dict] = []
     scraped: list[str] = []
@@ -99,6 +101,7 @@ def test_health_json_is_what_the_endpoint_serves_and_the_run_serves_it_while_it_
                 scraped.append(httpx.get(f"http://127.0.0.1:{port}/", timeout=5).text)
     output = run.communicate(timeout=60)[0]
     assert run.returncode == 0, output
+    assert "permission denied" not in output
     assert seen, "the endpoint never showed the run while it went"
     running = [body for body in seen if body["run"]["status"] == "running"]
     assert running and running[-1]["run"]["workflow_id"] == 3001

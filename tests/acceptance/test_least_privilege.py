@@ -1,8 +1,6 @@
 """Least privilege: a turing_worker login can only process postings through the functions, a
 turing_reader login can only read; both as whole `turing` commands and statement by statement."""
 
-from collections.abc import Iterator
-
 import pytest
 from commands import turing
 from migrating import migrate_in
@@ -37,29 +35,6 @@ READER_FUNCTIONS = {
     "run_status(bigint)", "recent_errors(interval,bigint)", "workflow_fixes(integer)", "run_report(bigint)", "validate_workflow(integer)",
     "run_progress(bigint)", "run_summary(bigint)", "posting_counts()", "cron_status()",
 }  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def logins(engine: Engine, database_url: URL) -> Iterator[dict[str, Engine]]:
-    """A login user in each group role, made as docs/SETUP.md shows, and an engine for each."""
-    with engine.begin() as conn:
-        for user, group in LOGINS.values():
-            if (
-                conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :user"), {"user": user}).first()
-                is None
-            ):
-                conn.execute(text(f"CREATE ROLE {user} LOGIN PASSWORD 'not-a-secret' IN ROLE {group}"))
-    engines = {
-        purpose: create_engine(database_url.set(username=user, password="not-a-secret"), pool_size=2)
-        for purpose, (user, _) in LOGINS.items()
-    }
-    yield engines
-    for login in engines.values():
-        login.dispose()
-
-
-def env_for(turing_env: dict[str, str], login: Engine) -> dict[str, str]:
-    return {**turing_env, "TURING_DATABASE_URL": login.url.render_as_string(hide_password=False)}
 
 
 def refused(login: Engine, statement: str) -> str | None:
@@ -153,11 +128,13 @@ def test_a_function_nobody_was_granted_is_refused(logins: dict[str, Engine]) -> 
 
 
 def test_a_worker_login_runs_workflow_3001_with_its_health_metrics_and_alerts(
-    clean_data: Engine, turing_env: dict[str, str], logins: dict[str, Engine]
+    clean_data: Engine,
+    turing_env: dict[str, str],
+    logins: dict[str, Engine],
+    login_envs: dict[str, dict[str, str]],
 ) -> None:
     assert turing(turing_env, "postings", "load-demo", "--count", "300").returncode == 0  # the owner loads
-    worker_env = env_for(turing_env, logins["worker"])
-    ran = turing(worker_env, "run", "--workflow", "3001")
+    ran = turing(login_envs["worker"], "run", "--workflow", "3001")
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert "300 completed, 0 failed" in ran.stdout
     assert "denied" not in ran.stdout + ran.stderr
@@ -177,11 +154,11 @@ def test_a_worker_login_runs_workflow_3001_with_its_health_metrics_and_alerts(
 
 
 def test_a_reader_login_reads_status_errors_reports_and_validation_and_cannot_run(
-    clean_data: Engine, turing_env: dict[str, str], logins: dict[str, Engine], tmp_path
+    clean_data: Engine, turing_env: dict[str, str], login_envs: dict[str, dict[str, str]], tmp_path
 ) -> None:
     assert turing(turing_env, "postings", "load-demo", "--count", "20").returncode == 0
     assert turing(turing_env, "run", "--workflow", "3001").returncode == 0
-    reader_env = env_for(turing_env, logins["reader"])
+    reader_env = login_envs["reader"]
     for args in (["status"], ["status", "--run", "1", "--json"], ["errors"], ["validate", "--workflow", "3001"],
                  ["health"], ["actors"], ["report", "--out", str(tmp_path / "r.html")]):  # fmt: skip
         result = turing(reader_env, *args)
@@ -232,34 +209,90 @@ def role_exists(conn: Connection, name: str) -> bool:
     return conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :n"), {"n": name}).first() is not None
 
 
-def test_downgrade_revokes_the_grants_and_keeps_a_role_another_database_uses(
+def test_downgrade_revokes_the_grants_and_drops_only_the_roles_it_made_and_nothing_uses(
     engine: Engine, server_url: URL
 ) -> None:
     admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text("DROP DATABASE IF EXISTS turing_other"))
         conn.execute(text("CREATE DATABASE turing_other"))
-        conn.execute(text("CREATE ROLE turing_test_shared NOLOGIN"))
-        conn.execute(
-            text("GRANT CONNECT ON DATABASE turing_other TO turing_test_shared")
-        )  # another database's
     try:
         with engine.connect() as conn:
-            transaction = conn.begin()
+            transaction = conn.begin()  # rolled back: roles and grants are transactional
             try:
                 migrate_in(conn, "0013")
-                migrate_in(conn, "head", ["worker_role=turing_test_shared", "reader_role=turing_test_alone"])
+                conn.execute(text("CREATE ROLE turing_test_made_by_hand NOLOGIN"))  # as a superuser would
+                migrate_in(
+                    conn, "head", ["worker_role=turing_test_shared", "reader_role=turing_test_made_by_hand"]
+                )
+                conn.execute(
+                    text("GRANT CONNECT ON DATABASE turing_other TO turing_test_shared")
+                )  # elsewhere
+                migrate_in(conn, "head", ["worker_role=ignored"])  # already at head: nothing changes
+                assert role_exists(conn, "turing_test_shared") and not role_exists(conn, "ignored")
                 migrate_in(conn, "0013")
                 assert role_exists(conn, "turing_test_shared")  # turing_other still grants it CONNECT
-                assert not role_exists(conn, "turing_test_alone")  # nothing else used it
+                assert role_exists(conn, "turing_test_made_by_hand")  # not the migration's to drop
                 left = conn.execute(text(
                     "SELECT count(*) FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace "
                     "AND (p.prosecdef OR NOT has_function_privilege('public', p.oid, 'EXECUTE'))")).scalar()  # fmt: skip
                 assert left == 0  # every function as it was before 0014
+                conn.execute(text("REVOKE CONNECT ON DATABASE turing_other FROM turing_test_shared"))
+                migrate_in(
+                    conn, "head", ["worker_role=turing_test_alone", "reader_role=turing_test_alone_too"]
+                )
+                migrate_in(conn, "0013")
+                assert not role_exists(conn, "turing_test_alone")  # made by it, used by nothing
             finally:
                 transaction.rollback()
     finally:
         with admin.connect() as conn:
             conn.execute(text("DROP DATABASE turing_other"))
-            conn.execute(text("DROP ROLE turing_test_shared"))
         admin.dispose()
+
+
+def test_a_role_with_more_than_a_group_role_needs_is_refused(engine: Engine) -> None:
+    with engine.connect() as conn:
+        transaction = conn.begin()
+        try:
+            migrate_in(conn, "0013")
+            conn.execute(text("CREATE ROLE turing_test_mighty NOLOGIN CREATEDB"))
+            with pytest.raises(ValueError, match="may create roles or databases"):
+                migrate_in(conn, "head", ["worker_role=turing_test_mighty"])
+        finally:
+            transaction.rollback()
+    with engine.connect() as conn:
+        transaction = conn.begin()
+        try:
+            migrate_in(conn, "0013")
+            with pytest.raises(ValueError, match="names beginning pg_ are PostgreSQL's own"):
+                migrate_in(conn, "head", ["reader_role=pg_read_all_data"])
+        finally:
+            transaction.rollback()
+
+
+def test_complete_chunk_refuses_a_temporary_table_its_owner_did_not_make(conn: Connection) -> None:
+    """It runs as its owner: a caller's own pg_temp.turing_completion (with a trigger of the caller's)
+    would run with the owner's rights. A worker may not create temporary tables at all; this is the
+    second lock."""
+    conn.execute(text("CREATE ROLE turing_test_temp_maker NOLOGIN"))
+    conn.execute(text("GRANT TEMPORARY ON DATABASE turing_test TO turing_test_temp_maker"))
+    conn.execute(text("SET LOCAL ROLE turing_test_temp_maker"))
+    conn.execute(text("CREATE TEMPORARY TABLE turing_completion (posting_id bigint)"))
+    conn.execute(text("RESET ROLE"))
+    with pytest.raises(DBAPIError, match="was not made by complete_chunk"):
+        conn.execute(text("SELECT * FROM complete_chunk(1, 'w', '[]')"))
+
+
+def test_a_session_setting_cannot_lift_a_quarantine(conn: Connection) -> None:
+    conn.execute(text("SET LOCAL turing.max_failed_runs = 1000"))
+    assert conn.execute(text("SELECT max_failed_runs()")).scalar() == 3  # the caller's SET counts for nothing
+    conn.execute(text("ALTER DATABASE turing_test SET turing.max_failed_runs = 5"))
+    assert conn.execute(text("SELECT max_failed_runs()")).scalar() == 5  # the database's setting does
+
+
+def test_a_worker_cannot_flood_the_alert_channels(logins: dict[str, Engine]) -> None:
+    assert refused(logins["worker"], "SELECT raise_alert('run_failed', '{}')") is None
+    assert refused(logins["worker"], "SELECT raise_alert('Run Failed; rm -rf /', '{}')") == "22023"
+    big = "SELECT raise_alert('run_failed', jsonb_build_object('x', repeat('y', 20000)))"
+    assert refused(logins["worker"], big) == "54000"
