@@ -72,6 +72,23 @@ def time_validation(conn: Connection, workflow_id: int) -> tuple[list[float], li
     return timings, findings
 
 
+EDIT = text(
+    "UPDATE instructions SET prompt_template = prompt_template WHERE conversation_id = "
+    "(SELECT conversation_id FROM conversations WHERE canonical_name = :name)"
+)
+
+
+def time_edit(conn: Connection, conversation: str) -> float:
+    """Median ms of a one-row edit of the conversation's instruction, its strict check included
+    (constraints IMMEDIATE: the deferred check runs at the end of each statement, as at a commit)."""
+    timings = []
+    for _ in range(REPEATS):
+        started = time.perf_counter()
+        conn.execute(EDIT, {"name": conversation})
+        timings.append((time.perf_counter() - started) * 1000)
+    return statistics.median(timings)
+
+
 def run(engine: Engine) -> list[Result]:
     with engine.connect() as conn:
         transaction = conn.begin()
@@ -79,6 +96,13 @@ def run(engine: Engine) -> list[Result]:
             steps, branches = build(conn)
             large, large_findings = time_validation(conn, WORKFLOW_ID)
             reference, _ = time_validation(conn, 3001)
+            conn.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))
+            plain_edit = time_edit(conn, "bench_step_5")  # the generated workflow is not strict
+            strict_3001_edit = time_edit(conn, "grade_summary")  # 3001 is
+            conn.execute(
+                text("UPDATE workflows SET strict = true WHERE workflow_id = :id"), {"id": WORKFLOW_ID}
+            )
+            strict_large_edit = time_edit(conn, "bench_step_5")
         finally:
             transaction.rollback()
     verdict = ", ".join(sorted({f"{severity}:{check}" for severity, check in large_findings}))
@@ -87,4 +111,10 @@ def run(engine: Engine) -> list[Result]:
                f"{steps} steps, {branches} branches, median of {REPEATS} (min {min(large):.1f} ms); {verdict}"),
         Result("validation.validate_workflow_ms.3001", round(statistics.median(reference), 1), "ms", False,
                f"reference workflow, median of {REPEATS}"),
+        Result("validation.edit_ms.not_strict", round(plain_edit, 2), "ms", False,
+               "a one-row instruction edit of a workflow that is not strict (the baseline)"),
+        Result("validation.edit_ms.strict_3001", round(strict_3001_edit, 2), "ms", False,
+               f"the same edit of strict 3001: {strict_3001_edit / plain_edit:.1f}x the baseline"),
+        Result(f"validation.edit_ms.strict_{STEPS}_steps", round(strict_large_edit, 2), "ms", False,
+               f"the same edit, the {STEPS}-step workflow strict: {strict_large_edit / plain_edit:.1f}x the baseline"),
     ]  # fmt: skip
