@@ -783,7 +783,7 @@ FUNCTION validate_workflow(integer)
     LANGUAGE sql STABLE SECURITY DEFINER PARALLEL UNSAFE
     SET jit=off
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 870553182bbde07f55b3e197830ae5eb;
+    BODY md5 c6aad7c96d135f7825075212cf880567;
 
 FUNCTION worker_alive(text)
     ARGUMENTS p_worker text
@@ -887,7 +887,7 @@ FUNCTION workflow_check_placeholders(integer,workflow_graph_node[],workflow_bran
     LANGUAGE sql STABLE PARALLEL UNSAFE
     SET jit=off
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 4eeba874d2795cab6f84e8b6ca2812d5;
+    BODY md5 4d377d87f69abf35c1249685b248d751;
 
 FUNCTION workflow_check_reachability(integer,workflow_graph_node[])
     ARGUMENTS p_workflow_id integer, p_graph workflow_graph_node[] DEFAULT NULL::workflow_graph_node[]
@@ -903,7 +903,7 @@ FUNCTION workflow_check_termination(integer,workflow_graph_node[],workflow_branc
     LANGUAGE sql STABLE PARALLEL UNSAFE
     SET jit=off
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 43db16265e97b4f120fdf135586b110c;
+    BODY md5 0e59a3baf699693990628bc04e4b776a;
 
 FUNCTION workflow_executed(integer)
     ARGUMENTS p_workflow_id integer
@@ -919,18 +919,18 @@ FUNCTION workflow_fixes(integer)
     SET search_path=pg_catalog, public, pg_temp
     BODY md5 63fd5ef050acbc96a3054603b763827c;
 
-FUNCTION workflow_graph(integer,workflow_branch[])
-    ARGUMENTS p_workflow_id integer, p_branches workflow_branch[] DEFAULT NULL::workflow_branch[]
+FUNCTION workflow_graph(integer)
+    ARGUMENTS p_workflow_id integer
     RETURNS SETOF workflow_graph_node
     LANGUAGE plpgsql STABLE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 6477aa1d2fb8a3c0601ace589a768353;
+    BODY md5 72880f72d6d8bb7d6b80165036926f8a;
 
-FUNCTION workflow_graph_nodes(integer,workflow_graph_node[],workflow_branch[])
-    ARGUMENTS p_workflow_id integer, p_graph workflow_graph_node[], p_branches workflow_branch[] DEFAULT NULL::workflow_branch[]
+FUNCTION workflow_graph_nodes(integer,workflow_graph_node[])
+    ARGUMENTS p_workflow_id integer, p_graph workflow_graph_node[]
     RETURNS SETOF workflow_graph_node
     LANGUAGE sql STABLE PARALLEL UNSAFE
-    BODY md5 f1d1cb33d1a679424cc0d5a74adeabd2;
+    BODY md5 68de1e2df8f1b1bcfc8059933fd42b9d;
 
 FUNCTION workflow_stage_entries(integer)
     ARGUMENTS p_workflow_id integer

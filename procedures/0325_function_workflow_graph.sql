@@ -9,10 +9,7 @@
 --                 Kennedy, "A Simple, Fast Dominance Algorithm", over a virtual root that branches to
 --                 every entry point)
 -- One pass over arrays in PL/pgSQL: recursive queries re-plan each level and are slow on long chains.
--- p_branches: see workflow_branch_list().
-CREATE OR REPLACE FUNCTION public.workflow_graph(
-    p_workflow_id integer,
-    p_branches public.workflow_branch[] DEFAULT NULL)
+CREATE OR REPLACE FUNCTION public.workflow_graph(p_workflow_id integer)
 RETURNS SETOF public.workflow_graph_node
 LANGUAGE plpgsql
 STABLE
@@ -21,6 +18,7 @@ AS $function$
 DECLARE
     ids         integer[];  -- node k (1..n) is step ids[k]; node 0 is the virtual root
     names       text[];
+    entry       boolean[];  -- is node k an entry point
     n           integer;
     edge_from   integer[];  -- distinct edges sorted by (from, to)
     edge_to     integer[];
@@ -57,30 +55,35 @@ DECLARE
 BEGIN
     -- NODES AND EDGES -------------------------------------------------------------------------
     SELECT array_agg(step.conversation_id ORDER BY step.execution_order, step.conversation_id),
-           array_agg(step.canonical_name ORDER BY step.execution_order, step.conversation_id)
-      INTO ids, names FROM public.workflow_steps(p_workflow_id) AS step;
+           array_agg(step.canonical_name ORDER BY step.execution_order, step.conversation_id),
+           array_agg(step.is_entry_point ORDER BY step.execution_order, step.conversation_id)
+      INTO ids, names, entry FROM public.workflow_steps(p_workflow_id) AS step;
     n := coalesce(cardinality(ids), 0);
     IF n = 0 THEN
         RETURN;
     END IF;
 
     WITH node AS (
-        SELECT u.id, u.k::integer AS k FROM unnest(ids) WITH ORDINALITY AS u (id, k)
-    ), branch AS (
-        SELECT source.k AS from_node, target.k AS to_node, b.target_kind
-          FROM public.workflow_branch_list(p_workflow_id, p_branches) AS b
-          JOIN node AS source ON source.id = b.conversation_id
-          LEFT JOIN node AS target ON target.id = b.next_conversation_id AND b.target_kind = 'step'
+        SELECT u.id, u.k::integer AS k, u.entry FROM unnest(ids, entry) WITH ORDINALITY AS u (id, entry, k)
+    ), branch AS MATERIALIZED (  -- the steps' enabled branches, read from the tables: no order is needed
+        SELECT source.k AS from_node, target.k AS to_node,
+               b.next_conversation_id IS NULL OR handler.conversation_id IS NOT NULL AS ends
+          FROM node AS source
+          JOIN public.instructions AS instruction
+            ON instruction.conversation_id = source.id AND instruction.enabled
+          JOIN public.instruction_steps AS b ON b.instruction_id = instruction.instruction_id AND b.enabled
+          LEFT JOIN node AS target ON target.id = b.next_conversation_id
+          LEFT JOIN public.conversations AS handler
+            ON handler.conversation_id = b.next_conversation_id
+           AND handler.conversation_type = 'error_handler' AND handler.enabled
     ), edge AS (
-        SELECT DISTINCT branch.from_node, branch.to_node FROM branch WHERE branch.to_node IS NOT NULL
+        SELECT branch.from_node, branch.to_node FROM branch WHERE branch.to_node IS NOT NULL
         UNION
-        SELECT 0, node.k FROM node
-          JOIN public.workflow_steps(p_workflow_id) AS step ON step.conversation_id = node.id
-         WHERE step.is_entry_point
+        SELECT 0, node.k FROM node WHERE node.entry
     )
     SELECT (SELECT array_agg(edge.from_node ORDER BY edge.from_node, edge.to_node) FROM edge),
            (SELECT array_agg(edge.to_node ORDER BY edge.from_node, edge.to_node) FROM edge),
-           (SELECT array_agg(DISTINCT branch.from_node) FROM branch WHERE branch.target_kind IN ('end', 'error_handler'))
+           (SELECT array_agg(DISTINCT branch.from_node) FROM branch WHERE branch.ends)
       INTO edge_from, edge_to, ending;
 
     succ_first := array_fill(0, ARRAY[n + 2], ARRAY[0]);

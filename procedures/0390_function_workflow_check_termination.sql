@@ -16,7 +16,7 @@ SET jit = off
 AS $function$
     WITH graph AS (
         SELECT graph.*, step.max_visits
-          FROM public.workflow_graph_nodes(p_workflow_id, p_graph, p_branches) AS graph
+          FROM public.workflow_graph_nodes(p_workflow_id, p_graph) AS graph
           JOIN public.workflow_steps(p_workflow_id) AS step ON step.conversation_id = graph.conversation_id
     ), branch AS (
         SELECT * FROM public.workflow_branch_list(p_workflow_id, p_branches)

@@ -24,7 +24,7 @@ AS $function$
             ON instruction.conversation_id = executed.conversation_id AND instruction.enabled
          CROSS JOIN LATERAL pg_catalog.jsonb_to_recordset(instruction.placeholders) AS token (token text, kind text, name text)
     ), graph AS (
-        SELECT * FROM public.workflow_graph_nodes(p_workflow_id, p_graph, p_branches) AS graph
+        SELECT * FROM public.workflow_graph_nodes(p_workflow_id, p_graph) AS graph
     ), output_use AS (
         SELECT rendered.canonical_name, rendered.conversation_id, rendered.token, rendered.name,
                source.conversation_id AS source_id, source_node.reachable AS source_reachable,

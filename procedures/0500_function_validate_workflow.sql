@@ -14,7 +14,7 @@ AS $function$
     WITH branches AS MATERIALIZED (  -- the branch list and the graph, computed once for every check
         SELECT array_agg(b::public.workflow_branch) AS list FROM public.workflow_branches(p_workflow_id) AS b
     ), graph AS MATERIALIZED (
-        SELECT array_agg(g) AS nodes FROM public.workflow_graph(p_workflow_id, (SELECT list FROM branches)) AS g
+        SELECT array_agg(g) AS nodes FROM public.workflow_graph(p_workflow_id) AS g
     ), finding AS (
         SELECT * FROM public.workflow_check_definition(p_workflow_id)
         UNION ALL SELECT * FROM public.workflow_check_actors(p_workflow_id)

@@ -79,8 +79,8 @@ DROP FUNCTION public.workflow_check_reachability(integer, workflow_graph_node[])
 DROP FUNCTION public.workflow_check_branch_conditions(integer, workflow_branch[]);
 DROP FUNCTION public.workflow_check_error_handling(integer, workflow_branch[]);
 DROP FUNCTION public.workflow_check_branch_targets(integer, workflow_branch[]);
-DROP FUNCTION public.workflow_graph_nodes(integer, workflow_graph_node[], workflow_branch[]);
-DROP FUNCTION public.workflow_graph(integer, workflow_branch[]);
+DROP FUNCTION public.workflow_graph_nodes(integer, workflow_graph_node[]);
+DROP FUNCTION public.workflow_graph(integer);
 DROP FUNCTION public.workflow_branch_list(integer, workflow_branch[]);
 DROP TYPE workflow_graph_node;
 DROP TYPE workflow_branch;
@@ -99,12 +99,12 @@ def upgrade() -> None:
     install(
         connection,
         "0325_function_workflow_graph.sql",
-        "48a8f338d28d81fc9503f7f720a2c72916245d1bbd7f535006bf7363528bc3e5",
+        "1604aa5176e7959e5605e326ef65d7794f648076b7c4963955e892549300f8be",
     )
     install(
         connection,
         "0327_function_workflow_graph_nodes.sql",
-        "9421dc8b87edbf7358190f22b52879a51e3b7f1635c20b648954162c5c73246e",
+        "a7b35e373fbf65c774423bc6ada21ce2cd347303109fd63ecd0a5ee4914bf5fa",
     )
     install(
         connection,
@@ -119,7 +119,7 @@ def upgrade() -> None:
     install(
         connection,
         "0390_function_workflow_check_termination.sql",
-        "f67ca5e42975273a9849b21330dcf678ea68991cac302fa49b65ee3c4d1988a1",
+        "14bf7177a785867e6100ec198650894df2c367e1a93961e4b219f75167ae839f",
     )
     install(
         connection,
@@ -134,12 +134,12 @@ def upgrade() -> None:
     install(
         connection,
         "0430_function_workflow_check_placeholders.sql",
-        "056c13c37fd854b73e95568ba1db6c079de6458cb6e44763ba96e437acb2d1f0",
+        "30994a1348a06adc863a7ce6c04ab5478cb68b67c222b3162abe8cbfd2173dba",
     )
     install(
         connection,
         "0500_function_validate_workflow.sql",
-        "c7681aeb2e3229831c08e6d685bb67104002e281e5f742af77e6bf12f563dae8",
+        "708ad866f3432429e15d43dc790ef80a62963bf5251a9233abf62c0d6aa6009f",
     )
     install(
         connection,

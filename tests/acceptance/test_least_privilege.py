@@ -275,6 +275,7 @@ def test_complete_chunk_refuses_a_temporary_table_its_owner_did_not_make(conn: C
     """It runs as its owner: a caller's own pg_temp.turing_completion (with a trigger of the caller's)
     would run with the owner's rights. A worker may not create temporary tables at all; this is the
     second lock."""
+    conn.execute(text("DROP TABLE IF EXISTS pg_temp.turing_completion"))  # a pooled session's own, if any
     conn.execute(text("CREATE ROLE turing_test_temp_maker NOLOGIN"))
     conn.execute(text("GRANT TEMPORARY ON DATABASE turing_test TO turing_test_temp_maker"))
     conn.execute(text("SET LOCAL ROLE turing_test_temp_maker"))
