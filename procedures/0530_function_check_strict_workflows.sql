@@ -1,11 +1,13 @@
 -- check_strict_workflows(): refuses, when the transaction commits, a change that leaves a strict
 -- workflow (workflows.strict) with a validation error; the error's DETAIL holds every error as JSON.
 -- A deferred constraint trigger on each table a definition lives in (workflows, workflow_conversations,
--- conversations, instructions, instruction_steps, actors): each changed row names the workflows it
--- can affect (a change to the global error handler affects all), and each of those is validated once
--- per batch of firing triggers (the COMMIT, or a SET CONSTRAINTS … IMMEDIATE), however many of its
--- rows changed: the batch and the workflows checked in it are kept in the setting
--- turing.strict_checked for the transaction.
+-- conversations, instructions, instruction_steps, actors, stages): each changed row names the workflows
+-- it can affect (a change to the global error handler, to the stages, or to an actor's api_key_env
+-- affects all), and each of those is validated once per batch of firing triggers however many of its
+-- rows changed. A batch is the changes counted so far (count_definition_changes()): the COMMIT, or a
+-- statement under SET CONSTRAINTS … IMMEDIATE. The workflows checked in the batch are kept in the
+-- setting turing.strict_checked for the transaction (a guard against mistakes: the owner who could
+-- forge it could as well unset strict).
 CREATE OR REPLACE FUNCTION public.check_strict_workflows()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -13,7 +15,8 @@ SET search_path = pg_catalog, public, pg_temp
 AS $function$
 DECLARE
     changed jsonb[] := ARRAY[to_jsonb(OLD), to_jsonb(NEW)];  -- OLD is NULL on INSERT, NEW on DELETE
-    batch CONSTANT text := statement_timestamp()::text;
+    batch CONSTANT text := txid_current()::text || ':'
+                           || coalesce(nullif(current_setting('turing.definition_changes', true), ''), '0');
     seen CONSTANT text := coalesce(current_setting('turing.strict_checked', true), '');
     checked integer[] := CASE WHEN split_part(seen, '|', 1) = batch
                               THEN string_to_array(nullif(split_part(seen, '|', 2), ''), ',')::integer[]
@@ -36,9 +39,12 @@ BEGIN
           FROM unnest(changed) AS row_json
           JOIN public.conversations AS conversation ON conversation.actor_id = (row_json ->> 'actor_id')::integer
          WHERE TG_TABLE_NAME = 'actors'
-    ), handler_touched AS (
-        SELECT EXISTS (SELECT FROM unnest(changed) AS row_json
+    ), every_workflow_touched AS (  -- the error handler, the stages or an API key's name: all of them
+        SELECT TG_TABLE_NAME = 'stages'
+            OR EXISTS (SELECT FROM unnest(changed) AS row_json
                         WHERE TG_TABLE_NAME = 'conversations' AND row_json ->> 'conversation_type' = 'error_handler')
+            OR EXISTS (SELECT FROM unnest(changed) AS row_json
+                        WHERE TG_TABLE_NAME = 'actors' AND row_json -> 'config' ? 'api_key_env')
             OR EXISTS (SELECT FROM touched JOIN public.conversations AS conversation USING (conversation_id)
                         WHERE conversation.conversation_type = 'error_handler') AS yes
     )
@@ -46,7 +52,7 @@ BEGIN
       FROM public.workflows AS candidate
      WHERE candidate.strict
        AND candidate.workflow_id <> ALL (checked)
-       AND ((SELECT yes FROM handler_touched)
+       AND ((SELECT yes FROM every_workflow_touched)
             OR candidate.workflow_id IN (SELECT (row_json ->> 'workflow_id')::integer FROM unnest(changed) AS row_json
                                           WHERE TG_TABLE_NAME IN ('workflows', 'workflow_conversations'))
             OR EXISTS (SELECT FROM public.workflow_conversations AS step JOIN touched USING (conversation_id)

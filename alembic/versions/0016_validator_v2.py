@@ -54,6 +54,26 @@ CREATE CONSTRAINT TRIGGER instruction_steps_strict AFTER INSERT OR UPDATE OR DEL
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION public.check_strict_workflows();
 CREATE CONSTRAINT TRIGGER actors_strict AFTER INSERT OR UPDATE OR DELETE ON actors
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION public.check_strict_workflows();
+CREATE CONSTRAINT TRIGGER stages_strict AFTER INSERT OR UPDATE OR DELETE ON stages
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION public.check_strict_workflows();
+"""
+
+# after each changing statement (and after its row triggers): a new batch for check_strict_workflows()
+COUNTED = (
+    "workflows",
+    "workflow_conversations",
+    "conversations",
+    "instructions",
+    "instruction_steps",
+    "actors",
+    "stages",
+)
+STRICT += "".join(
+    f"CREATE TRIGGER {table}_changes_counted AFTER INSERT OR UPDATE OR DELETE ON {table}\n"
+    "    FOR EACH STATEMENT EXECUTE FUNCTION public.count_definition_changes();\n"
+    for table in COUNTED
+)
+STRICT += """
 UPDATE workflows SET strict = true WHERE workflow_id = 3001;
 -- check it now: a pending trigger event would keep later statements of this transaction (a
 -- downgrade, another migration) from altering the table
@@ -62,7 +82,10 @@ SET CONSTRAINTS workflows_strict DEFERRED;
 SELECT public.apply_role_grants();  -- a reader may list a workflow's fixes (workflow_fixes)
 """
 
-DOWNGRADE = """
+DOWNGRADE = (
+    "".join(f"DROP TRIGGER {table}_changes_counted ON {table};\n" for table in COUNTED)
+    + """
+DROP TRIGGER stages_strict ON stages;
 DROP TRIGGER actors_strict ON actors;
 DROP TRIGGER instruction_steps_strict ON instruction_steps;
 DROP TRIGGER instructions_strict ON instructions;
@@ -71,6 +94,7 @@ DROP TRIGGER workflow_conversations_strict ON workflow_conversations;
 DROP TRIGGER workflows_strict ON workflows;
 ALTER TABLE workflows DROP COLUMN strict;
 DROP FUNCTION public.check_strict_workflows();
+DROP FUNCTION public.count_definition_changes();
 DROP FUNCTION public.fix_workflow(integer, boolean);
 DROP FUNCTION public.workflow_fixes(integer);
 DROP FUNCTION public.workflow_check_placeholders(integer, workflow_graph_node[], workflow_branch[]);
@@ -85,6 +109,7 @@ DROP FUNCTION public.workflow_branch_list(integer, workflow_branch[]);
 DROP TYPE workflow_graph_node;
 DROP TYPE workflow_branch;
 """
+)
 
 
 def upgrade() -> None:
@@ -154,7 +179,12 @@ def upgrade() -> None:
     install(
         connection,
         "0530_function_check_strict_workflows.sql",
-        "28b17f8915c275198727c92402e9e72b38a16131ac457c4d92b3c6757573a07b",
+        "0b992956d1063e930a5ba4cff4440eb25a86a8029dd69b165a6bc3976410dcd5",
+    )
+    install(
+        connection,
+        "0532_function_count_definition_changes.sql",
+        "a5770421eb69379f64cd5b43d5d617a0185ca1dbf44b75a45e9de1d670bc266f",
     )
     install(
         connection,

@@ -12,7 +12,8 @@ from typing import Any
 from migrating import migrate_in
 from psycopg2.extras import LoggingConnection
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import URL, Engine
+from sqlalchemy.engine import URL
+from sqlalchemy.pool import NullPool
 
 from turing_db.paths import PROJECT_DIR
 
@@ -39,14 +40,20 @@ SELECT f.oid::regprocedure::text AS function, tg.tgrelid::regclass::text AS on_t
 TWO_TABLE_TRIGGERS = {"delete_log_rows()", "guard_work_references()"}
 
 
-def test_plpgsql_check_finds_nothing_in_any_function(engine: Engine) -> None:
-    with engine.connect() as conn:
-        transaction = conn.begin()  # the extension is created for this check only
-        try:
-            conn.execute(text("CREATE EXTENSION plpgsql_check"))
-            findings = [dict(row) for row in conn.execute(text(PLPGSQL_CHECK)).mappings()]
-        finally:
-            transaction.rollback()
+def test_plpgsql_check_finds_nothing_in_any_function(database_url: URL) -> None:
+    # a session of its own, closed afterwards: the extension is rolled back, but its library stays
+    # loaded in the backend, hooked into PL/pgSQL, and a pooled session would carry it on
+    checking = create_engine(database_url, poolclass=NullPool)
+    try:
+        with checking.connect() as conn:
+            transaction = conn.begin()  # the extension is created for this check only
+            try:
+                conn.execute(text("CREATE EXTENSION plpgsql_check"))
+                findings = [dict(row) for row in conn.execute(text(PLPGSQL_CHECK)).mappings()]
+            finally:
+                transaction.rollback()
+    finally:
+        checking.dispose()
     unexplained = [
         finding
         for finding in findings

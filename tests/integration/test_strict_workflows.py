@@ -75,6 +75,26 @@ def test_checking_early_does_not_let_a_later_statement_break_it(engine: Engine, 
     assert error is not None and error.orig.pgcode == STRICT_REFUSED  # type: ignore[union-attr]
 
 
+def test_a_check_inside_one_statement_does_not_excuse_a_later_change(engine: Engine, strict: int) -> None:
+    """Under IMMEDIATE, a DO block's statements are checked one by one: the valid edit first, then the
+    breaking one, all within one client statement."""
+    error = commit(engine, "SET CONSTRAINTS ALL IMMEDIATE", """DO $$ BEGIN
+        UPDATE instructions SET prompt_template = prompt_template
+         WHERE conversation_id = (SELECT conversation_id FROM conversations WHERE canonical_name = 'strict_a');
+        UPDATE conversations SET actor_id = NULL WHERE canonical_name = 'strict_b';
+    END $$""")  # fmt: skip
+    assert error is not None and error.orig.pgcode == STRICT_REFUSED  # type: ignore[union-attr]
+
+
+def test_a_new_stage_is_checked_against_every_strict_workflow(engine: Engine, strict: int) -> None:
+    """3001's entry points route by stage: a stage none of them routes leaves it invalid."""
+    error = commit(
+        engine,
+        "INSERT INTO stages (stage_name, posting_column, stage_order) VALUES ('location', 'location', 99)",
+    )
+    assert error is not None and "stage_entry" in error.orig.diag.message_detail  # type: ignore[union-attr]
+
+
 def test_a_change_to_a_shared_actor_or_the_error_handler_is_checked(engine: Engine, strict: int) -> None:
     error = commit(engine, "UPDATE actors SET config = '{}' WHERE actor_name = 'test_python'")
     assert error is not None and "actor_config" in error.orig.diag.message_detail  # type: ignore[union-attr]
