@@ -19,7 +19,7 @@ from rich.table import Table
 from sqlalchemy import make_url
 from sqlalchemy.engine import Engine
 
-from bench import bench_engine, bench_llm, bench_validation
+from bench import bench_engine, bench_llm, bench_local_llm, bench_validation
 from bench.results import RESULTS_FILE, Result, write
 from turing_db.pool import make_engine
 from turing_db.provisioning import migrations
@@ -27,6 +27,7 @@ from turing_db.provisioning.cluster import EmbeddedCluster, running_as_root
 from turing_db.settings import Settings
 
 BENCHMARKS = [bench_validation, bench_engine, bench_llm]
+OPTIONAL = {"local_llm": bench_local_llm}  # `python -m bench.run local_llm` (make bench-llm): minutes
 
 
 @contextlib.contextmanager
@@ -45,10 +46,11 @@ def scratch_database() -> Iterator[Engine]:
         shutil.rmtree(parent, ignore_errors=True)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    chosen = [OPTIONAL[name] for name in (sys.argv[1:] if argv is None else argv)] or BENCHMARKS
     results: list[Result] = []
     with scratch_database() as engine:
-        for benchmark in BENCHMARKS:
+        for benchmark in chosen:
             print(f"running {benchmark.__name__} …", flush=True)
             results.extend(benchmark.run(engine))
     table = Table(
@@ -61,8 +63,9 @@ def main() -> int:
         table.add_row(result.name, f"{result.value:g}", result.unit, "higher" if result.higher_is_better else "lower",
                       result.note)  # fmt: skip
     Console(width=170).print(table)
-    write(results)
-    print(f"wrote {RESULTS_FILE}")
+    target = RESULTS_FILE if chosen is BENCHMARKS else RESULTS_FILE.with_name("results-local-llm.json")
+    write(results, target)
+    print(f"wrote {target}")
     return 0
 
 

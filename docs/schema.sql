@@ -8,7 +8,7 @@
 -- owners, grants, OIDs, versions, and the indexes of PRIMARY KEY / UNIQUE / EXCLUDE constraints.
 -- Written on PostgreSQL 15 (the version the project supports): pg_get_*def() text can differ between
 -- major versions, so regenerate it, rather than trust a diff, after a major upgrade.
--- alembic revision: 0017
+-- alembic revision: 0018
 
 -- extensions
 
@@ -97,6 +97,7 @@ CREATE TABLE actors (
     CONSTRAINT actors_strict TRIGGER DEFERRABLE INITIALLY DEFERRED,
     CONSTRAINT actors_timeout_seconds_check CHECK (timeout_seconds > 0::numeric)
 );
+CREATE TRIGGER actors_changes_counted AFTER INSERT OR DELETE OR UPDATE ON actors FOR EACH STATEMENT EXECUTE FUNCTION count_definition_changes();
 CREATE TRIGGER actors_guard_deletes AFTER DELETE ON actors REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION guard_work_references();
 CREATE TRIGGER actors_guard_updates AFTER UPDATE ON actors REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION guard_work_references();
 CREATE CONSTRAINT TRIGGER actors_strict AFTER INSERT OR DELETE OR UPDATE ON actors DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION check_strict_workflows();
@@ -163,6 +164,7 @@ CREATE TABLE conversations (
 );
 CREATE INDEX conversations_actor_id_idx ON public.conversations USING btree (actor_id);
 CREATE UNIQUE INDEX conversations_one_error_handler ON public.conversations USING btree (conversation_type) WHERE (conversation_type = 'error_handler'::text);
+CREATE TRIGGER conversations_changes_counted AFTER INSERT OR DELETE OR UPDATE ON conversations FOR EACH STATEMENT EXECUTE FUNCTION count_definition_changes();
 CREATE TRIGGER conversations_guard_deletes AFTER DELETE ON conversations REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION guard_work_references();
 CREATE TRIGGER conversations_guard_updates AFTER UPDATE ON conversations REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION guard_work_references();
 CREATE CONSTRAINT TRIGGER conversations_strict AFTER INSERT OR DELETE OR UPDATE ON conversations DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION check_strict_workflows();
@@ -191,6 +193,7 @@ CREATE TABLE instruction_steps (
 );
 CREATE INDEX instruction_steps_instruction_idx ON public.instruction_steps USING btree (instruction_id, branch_priority, instruction_step_id) WHERE enabled;
 CREATE INDEX instruction_steps_next_idx ON public.instruction_steps USING btree (next_conversation_id);
+CREATE TRIGGER instruction_steps_changes_counted AFTER INSERT OR DELETE OR UPDATE ON instruction_steps FOR EACH STATEMENT EXECUTE FUNCTION count_definition_changes();
 CREATE CONSTRAINT TRIGGER instruction_steps_strict AFTER INSERT OR DELETE OR UPDATE ON instruction_steps DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION check_strict_workflows();
 
 CREATE TABLE instructions (
@@ -205,6 +208,7 @@ CREATE TABLE instructions (
     CONSTRAINT instructions_strict TRIGGER DEFERRABLE INITIALLY DEFERRED
 );
 CREATE INDEX instructions_conversation_idx ON public.instructions USING btree (conversation_id) WHERE enabled;
+CREATE TRIGGER instructions_changes_counted AFTER INSERT OR DELETE OR UPDATE ON instructions FOR EACH STATEMENT EXECUTE FUNCTION count_definition_changes();
 CREATE CONSTRAINT TRIGGER instructions_strict AFTER INSERT OR DELETE OR UPDATE ON instructions DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION check_strict_workflows();
 
 CREATE TABLE posting_state_checkpoints (
@@ -300,8 +304,11 @@ CREATE TABLE stages (
     CONSTRAINT stages_pkey PRIMARY KEY (stage_name),
     CONSTRAINT stages_posting_column_key UNIQUE (posting_column),
     CONSTRAINT stages_stage_name_check CHECK (stage_name ~ '^[a-z][a-z0-9_]*$'::text),
-    CONSTRAINT stages_stage_order_key UNIQUE (stage_order)
+    CONSTRAINT stages_stage_order_key UNIQUE (stage_order),
+    CONSTRAINT stages_strict TRIGGER DEFERRABLE INITIALLY DEFERRED
 );
+CREATE TRIGGER stages_changes_counted AFTER INSERT OR DELETE OR UPDATE ON stages FOR EACH STATEMENT EXECUTE FUNCTION count_definition_changes();
+CREATE CONSTRAINT TRIGGER stages_strict AFTER INSERT OR DELETE OR UPDATE ON stages DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION check_strict_workflows();
 
 CREATE TABLE workflow_conversations (
     workflow_id integer NOT NULL,
@@ -323,6 +330,7 @@ CREATE TABLE workflow_conversations (
 );
 CREATE INDEX workflow_conversations_conversation_idx ON public.workflow_conversations USING btree (conversation_id);
 CREATE UNIQUE INDEX workflow_conversations_one_entry_per_stage ON public.workflow_conversations USING btree (workflow_id, entry_stage) WHERE ((entry_stage IS NOT NULL) AND enabled);
+CREATE TRIGGER workflow_conversations_changes_counted AFTER INSERT OR DELETE OR UPDATE ON workflow_conversations FOR EACH STATEMENT EXECUTE FUNCTION count_definition_changes();
 CREATE CONSTRAINT TRIGGER workflow_conversations_strict AFTER INSERT OR DELETE OR UPDATE ON workflow_conversations DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION check_strict_workflows();
 
 CREATE TABLE workflow_runs (
@@ -359,6 +367,7 @@ CREATE TABLE workflows (
     CONSTRAINT workflows_strict TRIGGER DEFERRABLE INITIALLY DEFERRED,
     CONSTRAINT workflows_workflow_name_key UNIQUE (workflow_name)
 );
+CREATE TRIGGER workflows_changes_counted AFTER INSERT OR DELETE OR UPDATE ON workflows FOR EACH STATEMENT EXECUTE FUNCTION count_definition_changes();
 CREATE CONSTRAINT TRIGGER workflows_strict AFTER INSERT OR DELETE OR UPDATE ON workflows DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION check_strict_workflows();
 
 -- views
@@ -522,7 +531,7 @@ FUNCTION check_strict_workflows()
     RETURNS trigger
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 994026c61c9378d91f105ef3c2cdc495;
+    BODY md5 62fee5705a371500213eb30d75805e49;
 
 FUNCTION claim_chunk(bigint,text,integer)
     ARGUMENTS p_run_id bigint, p_worker text, p_max_postings integer DEFAULT 500
@@ -544,6 +553,12 @@ FUNCTION complete_chunk(bigint,text,jsonb)
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
     BODY md5 e6173cb97adbb2e53c682e7c027e1bb7;
+
+FUNCTION count_definition_changes()
+    RETURNS trigger
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+    SET search_path=pg_catalog, public, pg_temp
+    BODY md5 6aed503749e47d7c7299eb02e68199a0;
 
 FUNCTION cron_status()
     RETURNS jsonb
@@ -776,6 +791,13 @@ FUNCTION template_token_pattern()
     RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     BODY md5 788deb6d5e3f40332f1786df74df5637;
+
+FUNCTION use_llm(text,text)
+    ARGUMENTS p_mode text, p_base_url text DEFAULT NULL::text
+    RETURNS SETOF text
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+    SET search_path=pg_catalog, public, pg_temp
+    BODY md5 f4b25a79a963d4e91419e1e37249d884;
 
 FUNCTION validate_workflow(integer)
     ARGUMENTS p_workflow_id integer

@@ -6,12 +6,12 @@ import subprocess
 import sys
 
 
-def turing(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+def turing(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """Run `turing ARGS` with `env` (a wide terminal, so tables do not wrap); its output is captured."""
     return subprocess.run(
         [sys.executable, "-m", "turing_db.cli", *args],
         env={**env, "COLUMNS": "200"},
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
     )

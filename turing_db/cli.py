@@ -21,7 +21,7 @@ from rich.table import Table
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-from turing_db import alerts, database, health, metrics, postings, report, reports, validation
+from turing_db import alerts, database, health, local_llm, metrics, postings, report, reports, validation
 from turing_db.display import console, print_findings, print_fixes, print_summary, run_display
 from turing_db.logs import configure_logging
 from turing_db.pool import DatabaseUnavailable, check_connection, get_engine
@@ -37,6 +37,7 @@ USER_ERRORS = (
     migrations.MigrationFailed,
     postings.ImportRejected,
     procedures.PinnedVersionMissing,
+    local_llm.LocalLLMError,
     FileNotFoundError,
     ValueError,
 )
@@ -167,6 +168,15 @@ def build_parser() -> argparse.ArgumentParser:
     actors.add_argument("action", nargs="?", choices=["list", "reset-breaker"], default="list")
     actors.add_argument("name", nargs="?", help="reset-breaker: the actor's name")
     actors.add_argument("--json", action="store_true", help="list: print JSON")
+
+    llm = command("llm", cmd_llm, "the local model server (SmolLM2-135M on llama.cpp): start, stop, status; "
+                  "use local|offline points workflow 3001's model steps at it or back")  # fmt: skip
+    llm.add_argument("action", choices=["start", "stop", "status", "use"])
+    llm.add_argument("mode", nargs="?", choices=["local", "offline"], help="use: which actors run 3001")
+    llm.add_argument(
+        "--slots", type=int, default=4, help="start: requests the server runs at once (default 4)"
+    )
+    llm.add_argument("--threads", type=int, help="start: CPU threads (default: one per core)")
 
     proc = command("procedures", cmd_procedures, "SQL objects of procedures/: digests for pins, freeze")
     proc.add_argument("action", choices=["digests", "freeze"])
@@ -627,6 +637,40 @@ def _headroom(actor: dict[str, Any]) -> str:
             left = actor[bucket]
             parts.append(f"{limit[key]} {unit}/min" + ("" if left is None else f" ({max(left, 0):.0f})"))
     return ", ".join(parts) or "unlimited"
+
+
+def cmd_llm(args: argparse.Namespace) -> int:
+    if args.action == "start":
+        console.print(f"starting the local model server ({local_llm.MODEL_NAME}, {args.slots} slots) …")
+        server = local_llm.start(args.slots, args.threads)
+        console.print(f"local model server at {server.base_url} (pid {server.pid}, {server.slots} slots, "
+                      f"{server.threads} thread(s)); `turing llm stop` ends it", highlight=False)  # fmt: skip
+    elif args.action == "stop":
+        stopped = local_llm.stop()
+        console.print(
+            f"stopped the local model server (pid {stopped.pid})" if stopped else "no local model server runs"
+        )
+    elif args.action == "status":
+        found = local_llm.running()
+        if found is None or not local_llm.healthy(found):
+            console.print("no local model server runs (`turing llm start`)")
+            return 1
+        console.print(f"local model server at {found.base_url} (pid {found.pid}, {found.slots} slots)")
+    else:
+        if args.mode is None:
+            raise ConfigurationError("say which actors 3001 uses: local (the running server) or offline")
+        url = None
+        if args.mode == "local":
+            serving = local_llm.running()
+            if serving is None or not local_llm.healthy(serving):
+                raise ConfigurationError(
+                    "no local model server runs: `turing llm start` (or `make llm`) first"
+                )
+            url = serving.base_url
+        _, engine = _connect()
+        for switched in database.use_llm(engine, args.mode, url):
+            console.print(switched, highlight=False)
+    return 0
 
 
 def cmd_procedures(args: argparse.Namespace) -> int:

@@ -624,6 +624,14 @@ def fix_workflow(engine: Engine, workflow_id: int, apply: bool) -> list[Fix]:
         return [Fix(*row) for row in conn.execute(text(query), {"workflow_id": workflow_id})]
 
 
+def use_llm(engine: Engine, mode: str, base_url: str | None) -> list[str]:
+    """Point workflow 3001's model steps at the local server's actors ('local') or back ('offline')."""
+    with engine.begin() as conn:
+        return list(
+            conn.execute(text("SELECT use_llm(:mode, :url)"), {"mode": mode, "url": base_url}).scalars()
+        )
+
+
 # -- postings --------------------------------------------------------------------------------------------
 
 

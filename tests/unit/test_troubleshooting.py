@@ -14,7 +14,13 @@ from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[2]
 GUIDE = (PROJECT / "docs" / "TROUBLESHOOTING.md").read_text()
-USER_ERRORS = {"ConfigurationError", "DatabaseUnavailable", "ClusterError", "ActorConfigError"}
+USER_ERRORS = {
+    "ConfigurationError",
+    "DatabaseUnavailable",
+    "ClusterError",
+    "ActorConfigError",
+    "LocalLLMError",
+}
 MIN_KEY = 12
 
 
