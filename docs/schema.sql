@@ -741,10 +741,10 @@ FUNCTION run_status(bigint)
 
 FUNCTION run_summary(bigint)
     ARGUMENTS p_run_id bigint
-    RETURNS TABLE(conversation text, execution_order integer, completed integer, ended integer, failed integer, quarantined integer, calls integer, errors integer, avg_latency_ms numeric, p95_latency_ms numeric)
+    RETURNS TABLE(conversation text, execution_order integer, completed integer, ended integer, failed integer, quarantined integer, calls integer, errors integer, avg_latency_ms numeric, p95_latency_ms numeric, prompt_tokens bigint, completion_tokens bigint, tokens_per_s numeric, max_load_ms numeric)
     LANGUAGE sql STABLE SECURITY DEFINER PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 ad3678c1f7d5235a82ba604c85cc5379;
+    BODY md5 f5226b5ff89cad2bdc8be9f9e7799fda;
 
 FUNCTION start_run(integer,text,boolean,bigint,integer,boolean)
     ARGUMENTS p_workflow_id integer, p_worker text, p_join boolean DEFAULT false, p_resume_run_id bigint DEFAULT NULL::bigint, p_posting_limit integer DEFAULT NULL::integer, p_holds_lock boolean DEFAULT false

@@ -86,14 +86,21 @@ def print_summary(summary: RunSummary) -> None:
     table = Table(title=f"run {summary.workflow_run_id} of workflow {summary.workflow_id}: {summary.status}",
                   box=box.SIMPLE_HEAD)  # fmt: skip
     table.add_column("conversation", no_wrap=True)
-    for column in ("moved on", "ended", "failed", "quar.", "calls", "errors", "avg ms", "p95 ms"):
+    tokens = any(row.get("completion_tokens") for row in summary.conversations)  # a model's steps
+    for column in ("moved on", "ended", "failed", "quar.", "calls", "errors", "avg ms", "p95 ms",
+                   *(("tokens in", "tokens out", "tok/s") if tokens else ())):  # fmt: skip
         table.add_column(column, justify="right", no_wrap=True)
     for row in summary.conversations:
         table.add_row(
             row["conversation"], *(str(row[key]) for key in ("completed", "ended", "failed", "quarantined", "calls", "errors")),
             *("" if row[key] is None else f"{row[key]:.1f}" for key in ("avg_latency_ms", "p95_latency_ms")),
+            *(("" if row.get(key) is None else f"{row[key]:g}" for key in ("prompt_tokens", "completion_tokens", "tokens_per_s"))
+              if tokens else ()),
         )  # fmt: skip
     console.print(table)
+    loads = [row["max_load_ms"] for row in summary.conversations if row.get("max_load_ms")]
+    if loads:
+        console.print(f"model load: up to {max(loads):.0f} ms (as the server reported it)")
     how = "resumed" if summary.resumed else "started"
     console.print(
         f"{how} run {summary.workflow_run_id}: {summary.postings_in_run} postings — {summary.completed} completed, "
