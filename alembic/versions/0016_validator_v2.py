@@ -39,39 +39,19 @@ DROP FUNCTION public.workflow_graph_nodes(integer, jsonb);
 DROP FUNCTION public.workflow_graph(integer);
 """
 
+# the tables a workflow's definition lives in: a deferred check of the strict workflows a changed row
+# can affect, and after each changing statement (after its row triggers) a new batch of checks
+DEFINITION_TABLES = ("workflows", "workflow_conversations", "conversations", "instructions", "instruction_steps",
+                     "actors", "stages")  # fmt: skip
 STRICT = """
 ALTER TABLE workflows ADD COLUMN strict boolean NOT NULL DEFAULT false;
 COMMENT ON COLUMN workflows.strict IS 'a change that leaves the workflow invalid is refused at commit (check_strict_workflows)';
-CREATE CONSTRAINT TRIGGER workflows_strict AFTER INSERT OR UPDATE OR DELETE ON workflows
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION public.check_strict_workflows();
-CREATE CONSTRAINT TRIGGER workflow_conversations_strict AFTER INSERT OR UPDATE OR DELETE ON workflow_conversations
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION public.check_strict_workflows();
-CREATE CONSTRAINT TRIGGER conversations_strict AFTER INSERT OR UPDATE OR DELETE ON conversations
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION public.check_strict_workflows();
-CREATE CONSTRAINT TRIGGER instructions_strict AFTER INSERT OR UPDATE OR DELETE ON instructions
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION public.check_strict_workflows();
-CREATE CONSTRAINT TRIGGER instruction_steps_strict AFTER INSERT OR UPDATE OR DELETE ON instruction_steps
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION public.check_strict_workflows();
-CREATE CONSTRAINT TRIGGER actors_strict AFTER INSERT OR UPDATE OR DELETE ON actors
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION public.check_strict_workflows();
-CREATE CONSTRAINT TRIGGER stages_strict AFTER INSERT OR UPDATE OR DELETE ON stages
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION public.check_strict_workflows();
-"""
-
-# after each changing statement (and after its row triggers): a new batch for check_strict_workflows()
-COUNTED = (
-    "workflows",
-    "workflow_conversations",
-    "conversations",
-    "instructions",
-    "instruction_steps",
-    "actors",
-    "stages",
-)
-STRICT += "".join(
+""" + "".join(
+    f"CREATE CONSTRAINT TRIGGER {table}_strict AFTER INSERT OR UPDATE OR DELETE ON {table}\n"
+    "    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION public.check_strict_workflows();\n"
     f"CREATE TRIGGER {table}_changes_counted AFTER INSERT OR UPDATE OR DELETE ON {table}\n"
     "    FOR EACH STATEMENT EXECUTE FUNCTION public.count_definition_changes();\n"
-    for table in COUNTED
+    for table in DEFINITION_TABLES
 )
 STRICT += """
 UPDATE workflows SET strict = true WHERE workflow_id = 3001;
@@ -83,15 +63,11 @@ SELECT public.apply_role_grants();  -- a reader may list a workflow's fixes (wor
 """
 
 DOWNGRADE = (
-    "".join(f"DROP TRIGGER {table}_changes_counted ON {table};\n" for table in COUNTED)
+    "".join(
+        f"DROP TRIGGER {table}_changes_counted ON {table};\nDROP TRIGGER {table}_strict ON {table};\n"
+        for table in DEFINITION_TABLES
+    )
     + """
-DROP TRIGGER stages_strict ON stages;
-DROP TRIGGER actors_strict ON actors;
-DROP TRIGGER instruction_steps_strict ON instruction_steps;
-DROP TRIGGER instructions_strict ON instructions;
-DROP TRIGGER conversations_strict ON conversations;
-DROP TRIGGER workflow_conversations_strict ON workflow_conversations;
-DROP TRIGGER workflows_strict ON workflows;
 ALTER TABLE workflows DROP COLUMN strict;
 DROP FUNCTION public.check_strict_workflows();
 DROP FUNCTION public.count_definition_changes();
