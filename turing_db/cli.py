@@ -643,8 +643,9 @@ def cmd_llm(args: argparse.Namespace) -> int:
     if args.action == "start":
         console.print(f"starting the local model server ({local_llm.MODEL_NAME}, {args.slots} slots) …")
         server = local_llm.start(args.slots, args.threads)
+        loaded = "" if server.load_seconds is None else f", model loaded in {server.load_seconds:g} s"
         console.print(f"local model server at {server.base_url} (pid {server.pid}, {server.slots} slots, "
-                      f"{server.threads} thread(s)); `turing llm stop` ends it", highlight=False)  # fmt: skip
+                      f"{server.threads} thread(s){loaded}); `turing llm stop` ends it", highlight=False)  # fmt: skip
     elif args.action == "stop":
         stopped = local_llm.stop()
         console.print(

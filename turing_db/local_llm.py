@@ -19,7 +19,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -47,6 +47,7 @@ class Server:
     slots: int
     threads: int
     model: str
+    load_seconds: float | None = None  # from start to /health answering 200: the model's load
 
     @property
     def base_url(self) -> str:
@@ -115,13 +116,15 @@ def start(slots: int = 4, threads: int | None = None) -> Server:
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
     server = Server(process.pid, port, slots, threads, MODEL_NAME)
-    deadline = time.monotonic() + READY_SECONDS
+    started = time.monotonic()
+    deadline = started + READY_SECONDS
     while not healthy(server):
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
             tail = log_file.read_text(errors="replace")[-1500:]
             raise LocalLLMError(f"the local model server did not become ready (log {log_file}):\n{tail}")
         time.sleep(0.1)
+    server = replace(server, load_seconds=round(time.monotonic() - started, 2))
     (state_dir() / "server.json").write_text(json.dumps(asdict(server)))
     return server
 
