@@ -552,7 +552,7 @@ FUNCTION complete_chunk(bigint,text,jsonb)
     RETURNS TABLE(posting_id bigint, accepted boolean, state text, next_conversation text, note text)
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 e6173cb97adbb2e53c682e7c027e1bb7;
+    BODY md5 09f3f59a8129d4c0c53becf99c37ee50;
 
 FUNCTION count_definition_changes()
     RETURNS trigger
@@ -621,7 +621,7 @@ FUNCTION posting_counts()
     RETURNS TABLE(total integer, complete integer, quarantined integer, disabled integer, failed integer, pending integer)
     LANGUAGE sql STABLE SECURITY DEFINER PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 7bab8968758029aaa9d161bb6cb0ff6a;
+    BODY md5 67a77acd01357384fc6d984743b77a29;
 
 FUNCTION posting_dedup_key(text,text)
     ARGUMENTS job_title text, job_description text
@@ -797,7 +797,7 @@ FUNCTION use_llm(text,text)
     RETURNS SETOF text
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 f4b25a79a963d4e91419e1e37249d884;
+    BODY md5 9dd1a35b3c9fe6b774fcf40cdab87e54;
 
 FUNCTION validate_workflow(integer)
     ARGUMENTS p_workflow_id integer

@@ -14,7 +14,7 @@ AS $function$
            count(*) FILTER (WHERE stage.missing_stage IS NULL)::integer,
            count(*) FILTER (WHERE stage.quarantined)::integer,
            count(*) FILTER (WHERE NOT stage.enabled)::integer,
-           (SELECT count(*)::integer FROM public.postings AS posting WHERE posting.failed_runs >= public.max_failed_runs()),
+           (SELECT count(*)::integer FROM public.postings AS posting WHERE posting.failed_runs >= (SELECT public.max_failed_runs())),
            count(*) FILTER (WHERE stage.pending)::integer
       FROM public.posting_stages() AS stage;
 $function$;

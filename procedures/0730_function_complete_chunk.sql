@@ -39,12 +39,6 @@ BEGIN
     -- session of an older worker may still hold that one, with other columns). A table of that name
     -- that this function's owner did not make is refused: it runs as the owner, and a caller's own
     -- table (with a trigger of the caller's) would then run with the owner's rights.
-    IF EXISTS (SELECT FROM pg_class AS made
-                WHERE made.oid = to_regclass('pg_temp.turing_completion')
-                  AND (made.relowner <> current_user::regrole OR made.relkind <> 'r')) THEN
-        RAISE EXCEPTION 'pg_temp.turing_completion was not made by complete_chunk(): it is not used'
-            USING ERRCODE = 'insufficient_privilege';
-    END IF;
     IF to_regclass('pg_temp.turing_completion') IS NULL THEN
         CREATE TEMPORARY TABLE turing_completion (
             posting_id bigint PRIMARY KEY, work_row tid, conversation_id integer, actor_id integer,
@@ -52,6 +46,11 @@ BEGIN
             sentinel text, latency_ms numeric, prompt_tokens integer, completion_tokens integer,
             error_kind text, note text
         ) ON COMMIT DELETE ROWS;
+    ELSIF NOT EXISTS (SELECT FROM pg_class AS made
+                       WHERE made.oid = to_regclass('pg_temp.turing_completion')
+                         AND made.relowner = current_user::regrole AND made.relkind = 'r') THEN
+        RAISE EXCEPTION 'pg_temp.turing_completion was not made by complete_chunk(): it is not used'
+            USING ERRCODE = 'insufficient_privilege';
     END IF;
     -- the table above, for plpgsql_check, which cannot see a table made at run time (one line: it
     -- reads no other); at run time a constant

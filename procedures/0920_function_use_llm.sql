@@ -14,6 +14,7 @@ VOLATILE
 SET search_path = pg_catalog, public, pg_temp
 AS $function$
 DECLARE
+    local_actors text[];
     switched integer;
 BEGIN
     IF p_mode IS NULL OR p_mode NOT IN ('local', 'offline') THEN
@@ -25,30 +26,33 @@ BEGIN
             RAISE EXCEPTION 'use_llm(''local'') needs the server''s base URL, e.g. http://127.0.0.1:8080/v1'
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
-        INSERT INTO public.actors (actor_name, actor_type, config, max_concurrency, timeout_seconds, description)
-        SELECT local.actor_name, 'openai',
-               jsonb_build_object('base_url', p_base_url, 'model', 'SmolLM2-135M-Instruct', 'params', local.params)
-                   || local.answer,
-               6, 60, local.description
-          FROM (VALUES
-                  ('local_summarizer', '{"max_tokens": 96, "temperature": 0.2, "seed": 3001}'::jsonb, '{}'::jsonb,
-                   'SmolLM2-135M on the local llama.cpp server: the summary'),
-                  ('local_grader', '{"max_tokens": 8, "temperature": 0}',
-                   '{"response_format": {"type": "json_schema", "json_schema": {"name": "grade",
-                      "schema": {"type": "string", "enum": ["PASS", "FAIL"]}}}}',
-                   'SmolLM2-135M on the local llama.cpp server: PASS or FAIL'),
-                  ('local_scorer', '{"max_tokens": 8, "temperature": 0}',
-                   '{"response_format": {"type": "json_schema", "json_schema": {"name": "score",
-                      "schema": {"type": "integer", "minimum": 0, "maximum": 100}}}}',
-                   'SmolLM2-135M on the local llama.cpp server: a score from 0 to 100'))
-               AS local (actor_name, params, answer, description)
-        ON CONFLICT (actor_name) DO UPDATE
-           SET actor_type = excluded.actor_type, config = excluded.config, enabled = true,
-               max_concurrency = excluded.max_concurrency, timeout_seconds = excluded.timeout_seconds,
-               description = excluded.description;
+        WITH made AS (
+            INSERT INTO public.actors (actor_name, actor_type, config, max_concurrency, timeout_seconds, description)
+            SELECT local.actor_name, 'openai',
+                   jsonb_build_object('base_url', p_base_url, 'model', 'SmolLM2-135M-Instruct', 'params', local.params)
+                       || local.answer,
+                   6, 60, local.description
+              FROM (VALUES
+                      ('local_summarizer', '{"max_tokens": 96, "temperature": 0.2, "seed": 3001}'::jsonb, '{}'::jsonb,
+                       'SmolLM2-135M on the local llama.cpp server: the summary'),
+                      ('local_grader', '{"max_tokens": 8, "temperature": 0}',
+                       '{"response_format": {"type": "json_schema", "json_schema": {"name": "grade",
+                          "schema": {"type": "string", "enum": ["PASS", "FAIL"]}}}}',
+                       'SmolLM2-135M on the local llama.cpp server: PASS or FAIL'),
+                      ('local_scorer', '{"max_tokens": 8, "temperature": 0}',
+                       '{"response_format": {"type": "json_schema", "json_schema": {"name": "score",
+                          "schema": {"type": "integer", "minimum": 0, "maximum": 100}}}}',
+                       'SmolLM2-135M on the local llama.cpp server: a score from 0 to 100'))
+                   AS local (actor_name, params, answer, description)
+            ON CONFLICT (actor_name) DO UPDATE
+               SET actor_type = excluded.actor_type, config = excluded.config, enabled = true,
+                   max_concurrency = excluded.max_concurrency, timeout_seconds = excluded.timeout_seconds,
+                   description = excluded.description
+            RETURNING actor_name
+        )
+        SELECT array_agg(made.actor_name) INTO local_actors FROM made;
         -- a new server: what the breakers learnt of the last one no longer holds
-        PERFORM public.reset_circuit_breaker(local.actor_name)
-           FROM (VALUES ('local_summarizer'), ('local_grader'), ('local_scorer')) AS local (actor_name);
+        PERFORM public.reset_circuit_breaker(local_actor) FROM unnest(local_actors) AS local_actor;
     END IF;
     RETURN QUERY
     WITH switch (conversation, offline_actor, local_actor) AS (

@@ -254,8 +254,12 @@ def cmd_postings(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     _, engine = _connect()
-    fixes = database.fix_workflow(engine, args.workflow, apply=args.fix)
-    report = database.validate_workflow(engine, args.workflow)  # after the fixes, if any were made
+    report = database.validate_workflow(engine, args.workflow)
+    fixes: list[database.Fix] = []  # each fix answers a finding: a workflow without any needs no second look
+    if report.errors or report.warnings:
+        fixes = database.fix_workflow(engine, args.workflow, apply=args.fix)
+        if args.fix and fixes:
+            report = database.validate_workflow(engine, args.workflow)  # as the fixes left it
     if args.json:
         print(json.dumps({**report.as_json(), "fixes": [dataclasses.asdict(fix) for fix in fixes]}, indent=2))
     else:
@@ -652,8 +656,8 @@ def cmd_llm(args: argparse.Namespace) -> int:
             f"stopped the local model server (pid {stopped.pid})" if stopped else "no local model server runs"
         )
     elif args.action == "status":
-        found = local_llm.running()
-        if found is None or not local_llm.healthy(found):
+        found = local_llm.serving()
+        if found is None:
             console.print("no local model server runs (`turing llm start`)")
             return 1
         console.print(f"local model server at {found.base_url} (pid {found.pid}, {found.slots} slots)")
@@ -662,8 +666,8 @@ def cmd_llm(args: argparse.Namespace) -> int:
             raise ConfigurationError("say which actors 3001 uses: local (the running server) or offline")
         url = None
         if args.mode == "local":
-            serving = local_llm.running()
-            if serving is None or not local_llm.healthy(serving):
+            serving = local_llm.serving()
+            if serving is None:
                 raise ConfigurationError(
                     "no local model server runs: `turing llm start` (or `make llm`) first"
                 )

@@ -89,6 +89,12 @@ def running() -> Server | None:
     return server if b"turing_db.local_llm" in command else None
 
 
+def serving() -> Server | None:
+    """The recorded server, if it is alive and answers /health."""
+    server = running()
+    return server if server is not None and healthy(server) else None
+
+
 def healthy(server: Server) -> bool:
     try:
         return httpx.get(f"http://127.0.0.1:{server.port}/health", timeout=2).status_code == 200
@@ -98,8 +104,8 @@ def healthy(server: Server) -> bool:
 
 def start(slots: int = 4, threads: int | None = None) -> Server:
     """Start the server (or return the one running), and wait until it has loaded the model."""
-    current = running()
-    if current is not None and healthy(current):
+    current = serving()
+    if current is not None:
         return current
     if find_spec("xllamacpp") is None:
         raise LocalLLMError(f"the server package xllamacpp is not installed: {INSTALL_HINT}")

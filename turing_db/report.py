@@ -16,6 +16,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from turing_db import database
+
 REFRESH_SECONDS = 5
 
 STYLE = """
@@ -94,9 +96,8 @@ def report_data(engine: Engine, run_id: int, timeout_ms: int | None = None) -> d
 
 
 def latest_run_id(engine: Engine) -> int | None:
-    with engine.connect() as conn:
-        latest = text("SELECT workflow_run_id FROM run_overview ORDER BY workflow_run_id DESC LIMIT 1")
-        return conn.execute(latest).scalar()  # type: ignore[no-any-return]
+    latest = database.latest_runs(engine, 1)
+    return latest[0].workflow_run_id if latest else None
 
 
 def render(data: dict[str, Any], live: bool = False) -> str:

@@ -1,7 +1,8 @@
 """least privilege, hardened after review: complete_chunk() refuses a pg_temp.turing_completion its
 owner did not make; max_failed_runs() reads the database's setting, not the caller's session (a
-worker's SET must not lift a quarantine); raise_alert() takes a lower-case event name and at most
-16 KiB of details; apply_role_grants() fails when a REVOKE did not take
+worker's SET must not lift a quarantine), once per posting_counts(); raise_alert() takes a
+lower-case event name and at most 16 KiB of details; apply_role_grants() fails when a REVOKE did not
+take
 
 Revision ID: 0017
 Revises: 0016
@@ -24,13 +25,18 @@ def upgrade() -> None:
     # INSTALL-BEGIN
     install(
         connection,
+        "0195_function_posting_counts.sql",
+        "92bea5b31e87e48b7ca40bcb144b243c90e9b343c0904f27407c030127925eb0",
+    )
+    install(
+        connection,
         "0025_function_max_failed_runs.sql",
         "6dda989ca78103ccb3bd7620898a59fb9b13a33613a5cd38fd37d4cf9e0b2a6e",
     )
     install(
         connection,
         "0730_function_complete_chunk.sql",
-        "b2ff2424228ac94f6f4d44e5527c7b293c78d4b017160dde2d395ab3249def46",
+        "cdab4e1757abf40ff97b7011a5499841ae04368241c82f97d36ed3cb8097eb91",
     )
     install(
         connection,
@@ -49,6 +55,11 @@ def upgrade() -> None:
 def downgrade() -> None:
     connection = op.get_bind()
     # the versions the migrations before installed
+    install(
+        connection,
+        "0195_function_posting_counts.sql",
+        "d93ad833c7c0977ad330ce40f6e2a7e5b63ace7280dbf8f92a3d6469159ac6f9",
+    )
     install(
         connection,
         "0025_function_max_failed_runs.sql",

@@ -44,7 +44,7 @@ def upgrade() -> None:
     install(
         connection,
         "0920_function_use_llm.sql",
-        "07c87979b3dd3822f4e993e26bb2f6a5aa25d173a39ba92e4a687fcb6a5f7f67",
+        "1e782d4fa54d1fe44d837f1175969476b99af07ef6f76f2eed21a7446904b4ff",
     )
     # INSTALL-END
     execute_script(connection, "SELECT public.apply_role_grants();")  # run_summary() is new: grant it again

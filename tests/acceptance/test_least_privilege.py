@@ -1,6 +1,8 @@
 """Least privilege: a turing_worker login can only process postings through the functions, a
 turing_reader login can only read; both as whole `turing` commands and statement by statement."""
 
+from collections.abc import Iterator
+
 import pytest
 from commands import turing
 from migrating import migrate_in
@@ -176,99 +178,75 @@ def test_a_reader_login_reads_status_errors_reports_and_validation_and_cannot_ru
 
 
 def test_role_names_come_from_x_arguments_and_the_environment(
-    engine: Engine, monkeypatch: pytest.MonkeyPatch
+    conn: Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with engine.connect() as conn:
-        transaction = conn.begin()  # rolled back: roles and grants are transactional
-        try:
-            migrate_in(conn, "0013")
-            monkeypatch.setenv("TURING_READER_ROLE", "turing_test_env_reader")
-            migrate_in(conn, "head", ["worker_role=turing_test_x_worker"])
-            roles = dict(conn.execute(text("SELECT purpose, role_name FROM database_roles")).all())
-            assert roles == {"worker": "turing_test_x_worker", "reader": "turing_test_env_reader"}
-            granted = conn.execute(text(
-                "SELECT has_function_privilege('turing_test_x_worker', 'claim_chunk_v2(bigint,text,integer,integer)', "
-                "'EXECUTE'), has_function_privilege('turing_test_env_reader', 'run_status(bigint)', 'EXECUTE')")).one()  # fmt: skip
-            assert tuple(granted) == (True, True)
-        finally:
-            transaction.rollback()
+    migrate_in(conn, "0013")  # `conn` is rolled back: roles and grants are transactional
+    monkeypatch.setenv("TURING_READER_ROLE", "turing_test_env_reader")
+    migrate_in(conn, "head", ["worker_role=turing_test_x_worker"])
+    roles = dict(conn.execute(text("SELECT purpose, role_name FROM database_roles")).all())
+    assert roles == {"worker": "turing_test_x_worker", "reader": "turing_test_env_reader"}
+    granted = conn.execute(text(
+        "SELECT has_function_privilege('turing_test_x_worker', 'claim_chunk_v2(bigint,text,integer,integer)', "
+        "'EXECUTE'), has_function_privilege('turing_test_env_reader', 'run_status(bigint)', 'EXECUTE')")).one()  # fmt: skip
+    assert tuple(granted) == (True, True)
 
 
-def test_a_bad_role_name_is_refused_before_anything_changes(engine: Engine) -> None:
-    with engine.connect() as conn:
-        transaction = conn.begin()
-        try:
-            migrate_in(conn, "0013")
-            with pytest.raises(ValueError, match="must be a lower-case SQL identifier"):
-                migrate_in(conn, "head", ["worker_role=x; DROP TABLE postings"])
-        finally:
-            transaction.rollback()
+def test_a_bad_role_name_is_refused_before_anything_changes(conn: Connection) -> None:
+    migrate_in(conn, "0013")
+    with pytest.raises(ValueError, match="must be a lower-case SQL identifier"):
+        migrate_in(conn, "head", ["worker_role=x; DROP TABLE postings"])
 
 
 def role_exists(conn: Connection, name: str) -> bool:
     return conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :n"), {"n": name}).first() is not None
 
 
-def test_downgrade_revokes_the_grants_and_drops_only_the_roles_it_made_and_nothing_uses(
-    engine: Engine, server_url: URL
-) -> None:
+@pytest.fixture
+def other_database(server_url: URL) -> Iterator[str]:
+    """A second database of the cluster, dropped afterwards."""
     admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text("DROP DATABASE IF EXISTS turing_other"))
         conn.execute(text("CREATE DATABASE turing_other"))
-    try:
-        with engine.connect() as conn:
-            transaction = conn.begin()  # rolled back: roles and grants are transactional
-            try:
-                migrate_in(conn, "0013")
-                conn.execute(text("CREATE ROLE turing_test_made_by_hand NOLOGIN"))  # as a superuser would
-                migrate_in(
-                    conn, "head", ["worker_role=turing_test_shared", "reader_role=turing_test_made_by_hand"]
-                )
-                conn.execute(
-                    text("GRANT CONNECT ON DATABASE turing_other TO turing_test_shared")
-                )  # elsewhere
-                migrate_in(conn, "head", ["worker_role=ignored"])  # already at head: nothing changes
-                assert role_exists(conn, "turing_test_shared") and not role_exists(conn, "ignored")
-                migrate_in(conn, "0013")
-                assert role_exists(conn, "turing_test_shared")  # turing_other still grants it CONNECT
-                assert role_exists(conn, "turing_test_made_by_hand")  # not the migration's to drop
-                left = conn.execute(text(
-                    "SELECT count(*) FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace "
-                    "AND (p.prosecdef OR NOT has_function_privilege('public', p.oid, 'EXECUTE'))")).scalar()  # fmt: skip
-                assert left == 0  # every function as it was before 0014
-                conn.execute(text("REVOKE CONNECT ON DATABASE turing_other FROM turing_test_shared"))
-                migrate_in(
-                    conn, "head", ["worker_role=turing_test_alone", "reader_role=turing_test_alone_too"]
-                )
-                migrate_in(conn, "0013")
-                assert not role_exists(conn, "turing_test_alone")  # made by it, used by nothing
-            finally:
-                transaction.rollback()
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text("DROP DATABASE turing_other"))
-        admin.dispose()
+    yield "turing_other"
+    with admin.connect() as conn:
+        conn.execute(text("DROP DATABASE turing_other"))
+    admin.dispose()
 
 
-def test_a_role_with_more_than_a_group_role_needs_is_refused(engine: Engine) -> None:
-    with engine.connect() as conn:
-        transaction = conn.begin()
-        try:
-            migrate_in(conn, "0013")
-            conn.execute(text("CREATE ROLE turing_test_mighty NOLOGIN CREATEDB"))
-            with pytest.raises(ValueError, match="may create roles or databases"):
-                migrate_in(conn, "head", ["worker_role=turing_test_mighty"])
-        finally:
-            transaction.rollback()
-    with engine.connect() as conn:
-        transaction = conn.begin()
-        try:
-            migrate_in(conn, "0013")
-            with pytest.raises(ValueError, match="names beginning pg_ are PostgreSQL's own"):
-                migrate_in(conn, "head", ["reader_role=pg_read_all_data"])
-        finally:
-            transaction.rollback()
+def test_downgrade_revokes_the_grants_and_drops_only_the_roles_it_made_and_nothing_uses(
+    other_database: str, conn: Connection
+) -> None:  # other_database first: it is dropped after `conn`'s transaction, which locks it, ends
+    migrate_in(conn, "0013")
+    conn.execute(text("CREATE ROLE turing_test_made_by_hand NOLOGIN"))  # as a superuser would
+    migrate_in(conn, "head", ["worker_role=turing_test_shared", "reader_role=turing_test_made_by_hand"])
+    conn.execute(text(f"GRANT CONNECT ON DATABASE {other_database} TO turing_test_shared"))  # elsewhere
+    migrate_in(conn, "head", ["worker_role=ignored"])  # already at head: nothing changes
+    assert role_exists(conn, "turing_test_shared") and not role_exists(conn, "ignored")
+    migrate_in(conn, "0013")
+    assert role_exists(conn, "turing_test_shared")  # turing_other still grants it CONNECT
+    assert role_exists(conn, "turing_test_made_by_hand")  # not the migration's to drop
+    left = conn.execute(text(
+        "SELECT count(*) FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace "
+        "AND (p.prosecdef OR NOT has_function_privilege('public', p.oid, 'EXECUTE'))")).scalar()  # fmt: skip
+    assert left == 0  # every function as it was before 0014
+    conn.execute(text(f"REVOKE CONNECT ON DATABASE {other_database} FROM turing_test_shared"))
+    migrate_in(conn, "head", ["worker_role=turing_test_alone", "reader_role=turing_test_alone_too"])
+    migrate_in(conn, "0013")
+    assert not role_exists(conn, "turing_test_alone")  # made by it, used by nothing
+
+
+def test_a_role_with_more_than_a_group_role_needs_is_refused(conn: Connection) -> None:
+    migrate_in(conn, "0013")
+    conn.execute(text("CREATE ROLE turing_test_mighty NOLOGIN CREATEDB"))
+    with pytest.raises(ValueError, match="may create roles or databases"):
+        migrate_in(conn, "head", ["worker_role=turing_test_mighty"])
+
+
+def test_a_role_with_a_pg_name_is_refused(conn: Connection) -> None:
+    migrate_in(conn, "0013")
+    with pytest.raises(ValueError, match="names beginning pg_ are PostgreSQL's own"):
+        migrate_in(conn, "head", ["reader_role=pg_read_all_data"])
 
 
 def test_complete_chunk_refuses_a_temporary_table_its_owner_did_not_make(conn: Connection) -> None:
