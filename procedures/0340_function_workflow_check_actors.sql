@@ -1,9 +1,9 @@
 -- Check: every step (and the global error handler) has an actor that exists, is enabled, and whose
--- config fits its type: ollama/openai name a model and an http(s) URL (ollama's url is optional,
--- openai's base_url is not) and give their optional keys the right types, with the messages of their
+-- config fits its type: ollama/openai name a model and an http(s) URL, or a list of them
+-- (actor_endpoints(); ollama's url is optional, openai's base_url is not) and give their optional keys the right types, with the messages of their
 -- builders (turing_db.actors.ollama/openai); python a 'module:function' callable; shell a non-empty
 -- argv list of strings and, if any, an `env` list of variable names that are not secrets. For every
--- type, the retry, breaker and rate_limit settings must fit actor_policy_problems(). A shell actor's
+-- type, the retry, breaker, rate_limit and cache settings must fit actor_policy_problems(). A shell actor's
 -- config.env must not name a variable that any actor's config.api_key_env names.
 CREATE OR REPLACE FUNCTION public.workflow_check_actors(p_workflow_id integer)
 RETURNS TABLE (severity text, check_name text, conversation text, message text)
@@ -24,7 +24,11 @@ AS $function$
                         CASE WHEN jsonb_typeof(actor.config -> 'model') IS DISTINCT FROM 'string'
                                   OR btrim(actor.config ->> 'model') = ''
                              THEN 'config.model must name a model, e.g. {"model": "gemma3:4b"}' END,
-                        CASE WHEN actor.config ? 'url'
+                        CASE WHEN jsonb_typeof(actor.config -> 'url') = 'array'
+                             THEN CASE WHEN actor.endpoints IS NULL THEN 'config.url as a list must hold distinct http(s) URLs, '
+                                                                     'each a URL or {"url": URL, "max_concurrency": '
+                                                                     'a whole number 1-100000}' END
+                             WHEN actor.config ? 'url'
                                   AND (jsonb_typeof(actor.config -> 'url') <> 'string'
                                        OR actor.config ->> 'url' !~ '^https?://[^\s]+$')
                              THEN 'config.url must be an http(s) URL' END,
@@ -46,7 +50,11 @@ AS $function$
                         CASE WHEN jsonb_typeof(actor.config -> 'model') IS DISTINCT FROM 'string'
                                   OR btrim(actor.config ->> 'model') = ''
                              THEN 'config.model must name a model' END,
-                        CASE WHEN jsonb_typeof(actor.config -> 'base_url') IS DISTINCT FROM 'string'
+                        CASE WHEN jsonb_typeof(actor.config -> 'base_url') = 'array'
+                             THEN CASE WHEN actor.endpoints IS NULL THEN 'config.base_url as a list must hold distinct http(s) '
+                                                                     'URLs, each a URL or {"url": URL, "max_concurrency": '
+                                                                     'a whole number 1-100000}' END
+                             WHEN jsonb_typeof(actor.config -> 'base_url') IS DISTINCT FROM 'string'
                                   OR actor.config ->> 'base_url' !~ '^https?://[^\s]+$'
                              THEN 'config.base_url must be an http(s) URL, e.g. {"base_url": "http://127.0.0.1:8000/v1"}' END,
                         CASE WHEN actor.config ? 'system' AND jsonb_typeof(actor.config -> 'system') <> 'string'

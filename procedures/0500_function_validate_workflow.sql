@@ -26,6 +26,7 @@ AS $function$
                                                                   (SELECT list FROM branches))
         UNION ALL SELECT * FROM public.workflow_check_error_handling(p_workflow_id, (SELECT list FROM branches))
         UNION ALL SELECT * FROM public.workflow_check_branch_conditions(p_workflow_id, (SELECT list FROM branches))
+        UNION ALL SELECT * FROM public.workflow_check_fallbacks(p_workflow_id, (SELECT list FROM branches))
         UNION ALL SELECT * FROM public.workflow_check_placeholders(p_workflow_id, (SELECT nodes FROM graph),
                                                                    (SELECT list FROM branches))
     ), verdict AS (

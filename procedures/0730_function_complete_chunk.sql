@@ -1,7 +1,8 @@
 -- complete_chunk(run_id, worker, results): hand a chunk's results back, in one transaction.
 -- results is a JSON array of {posting_id, claim_token, output, sentinel, latency_ms, prompt_tokens,
--- completion_tokens, error_kind, error_message, attempt, http_status, load_ms} (the last three describe
--- the call, for HTTP actors: which attempt it was, its HTTP status, the model's load time); sentinel is NULL for a success or one of the
+-- completion_tokens, error_kind, error_message, attempt, http_status, load_ms, cached} (the last four
+-- describe the call: which attempt it was, its HTTP status, the model's load time, and whether the
+-- answer came from response_cache: no server was asked); sentinel is NULL for a success or one of the
 -- engine's outcomes that engine_sentinels() lists. For each result whose claim is still live:
 --   1. a conversation that saves a stage writes its output to the posting's column (an output the
 --      column refuses turns into '[FAILED]');
@@ -63,7 +64,7 @@ BEGIN
     -- DETAILS of the calls, when results carry any (HTTP actors' do; a plain chunk's are read once).
     -- No more temp tables: each one that ON COMMIT DELETE ROWS is truncated at every commit.
     IF jsonb_path_exists(p_results, '$[*] ? (exists(@.attempt) || exists(@.http_status) || exists(@.load_ms)
-                                             || exists(@.defer_seconds))') THEN
+                                             || exists(@.defer_seconds) || exists(@.cached))') THEN
         details := p_results;
     END IF;
 
@@ -244,15 +245,16 @@ BEGIN
     ), calls AS (
         INSERT INTO public.actor_calls (workflow_run_id, posting_id, conversation_id, actor_id, status,
                                         error_kind, latency_ms, prompt_tokens, completion_tokens, attempt,
-                                        http_status, load_ms)
+                                        http_status, load_ms, cached)
         SELECT p_run_id, routed.posting_id, routed.conversation_id, routed.actor_id,
                CASE WHEN routed.sentinel IS NULL THEN 'success' ELSE 'error' END, routed.error_kind,
                routed.latency_ms, routed.prompt_tokens, routed.completion_tokens,
-               coalesce(call.attempt, 1), call.http_status, call.load_ms
+               coalesce(call.attempt, 1), call.http_status, call.load_ms, coalesce(call.cached, false)
           FROM routed
           LEFT JOIN (SELECT DISTINCT ON (given.posting_id) given.*
                        FROM jsonb_to_recordset(details) AS given (posting_id bigint, attempt integer,
-                                                                   http_status integer, load_ms numeric)
+                                                                   http_status integer, load_ms numeric,
+                                                                   cached boolean)
                       ORDER BY given.posting_id) AS call  -- no rows when `details` is NULL
             ON call.posting_id = routed.posting_id
          WHERE routed.sentinel IS DISTINCT FROM '[CIRCUIT_OPEN]'  -- the breaker refused it: no call was made

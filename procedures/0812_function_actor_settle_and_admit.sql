@@ -1,11 +1,13 @@
--- actor_settle_and_admit(permit_id, tokens, actor_id, worker, estimated_tokens): a call that succeeded
--- gives its permit back (actor_settle(permit_id, actor_id, 'ok', tokens)) and the same worker thread
--- asks for its next call (actor_admit(actor_id, worker, estimated_tokens)), in one round trip and one
--- commit: the freed slot is there for the admission. Returns what actor_admit() returns. Only a
--- success that is not a probe is handed back this way, and it changes no breaker state: closed, a
--- success counts nothing, and half_open counts only probes (actor_settle()).
+-- actor_settle_and_admit(permit_id, tokens, actor_id, worker, estimated_tokens, prompt): a call that
+-- succeeded gives its permit back (actor_settle(permit_id, actor_id, 'ok', tokens)) and the same worker
+-- thread asks for its next call (actor_admit(actor_id, worker, estimated_tokens, prompt)), in one round
+-- trip and one commit: the freed slot is there for the admission. Returns what actor_admit() returns.
+-- Only a success that is not a probe (and stores no answer in the cache) is handed back this way, and
+-- it changes no breaker state: closed, a success counts nothing, and half_open counts only probes
+-- (actor_settle()).
 CREATE OR REPLACE FUNCTION public.actor_settle_and_admit(p_permit_id uuid, p_tokens integer, p_actor_id integer,
-                                                         p_worker text, p_estimated_tokens integer DEFAULT 0)
+                                                         p_worker text, p_estimated_tokens integer DEFAULT 0,
+                                                         p_prompt text DEFAULT NULL)
 RETURNS json
 LANGUAGE plpgsql
 VOLATILE
@@ -14,6 +16,6 @@ SET search_path = pg_catalog, public, pg_temp
 AS $function$
 BEGIN
     PERFORM public.actor_settle(p_permit_id, p_actor_id, 'ok', p_tokens);
-    RETURN public.actor_admit(p_actor_id, p_worker, p_estimated_tokens);
+    RETURN public.actor_admit(p_actor_id, p_worker, p_estimated_tokens, p_prompt);
 END;
 $function$;

@@ -1,6 +1,7 @@
--- reset_circuit_breaker(actor_name): close the actor's breaker by hand (an operator who fixed the
--- server need not wait out reset_seconds); the failures in the window are forgotten, the change is
--- kept in circuit_breaker_events. Returns the state it left (NULL when it was closed already).
+-- reset_circuit_breaker(actor_name): close the actor's breaker by hand, and those of all its servers
+-- (an operator who fixed the server need not wait out reset_seconds); the failures in the window are
+-- forgotten, the changes are kept in circuit_breaker_events. Returns the state the actor's breaker
+-- left (NULL when it was closed already).
 --   SELECT reset_circuit_breaker('ollama_summary');
 CREATE OR REPLACE FUNCTION public.reset_circuit_breaker(actor_name text)
 RETURNS text
@@ -17,9 +18,12 @@ BEGIN
         RAISE EXCEPTION 'no actor is named %', reset_circuit_breaker.actor_name
             USING ERRCODE = 'no_data_found', HINT = 'SELECT actor_name FROM actors lists them';
     END IF;
-    INSERT INTO public.actor_gates (actor_id) VALUES (target) ON CONFLICT (actor_id) DO NOTHING;
-    SELECT gate.state INTO before FROM public.actor_gates AS gate WHERE gate.actor_id = target FOR UPDATE;
-    PERFORM public.actor_gate_change(target, 'closed', 'reset by hand');
+    INSERT INTO public.actor_gates (actor_id, endpoint) VALUES (target, '') ON CONFLICT DO NOTHING;
+    SELECT gate.state INTO before FROM public.actor_gates AS gate
+     WHERE gate.actor_id = target AND gate.endpoint = '' FOR UPDATE;
+    PERFORM public.actor_gate_change(target, 'closed', 'reset by hand', gate.endpoint)
+       FROM public.actor_gates AS gate WHERE gate.actor_id = target
+      ORDER BY gate.endpoint DESC;  -- its servers first, then the actor
     UPDATE public.actor_gates AS gate SET failures = '{}' WHERE gate.actor_id = target;
     UPDATE public.actor_permits AS permit SET probe = false  -- still in flight: they keep their slots
      WHERE permit.actor_id = target AND permit.probe;

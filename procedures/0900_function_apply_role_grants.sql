@@ -15,7 +15,7 @@ AS $function$
 DECLARE
     worker CONSTANT name := (SELECT role_name FROM public.database_roles WHERE purpose = 'worker');
     reader CONSTANT name := (SELECT role_name FROM public.database_roles WHERE purpose = 'reader');
-    -- what `turing run` calls: claims, completions, leases, the actor gates, alerts
+    -- what `turing run` calls: claims, completions, leases, the actor gates, alerts; `turing cache clear`
     worker_functions CONSTANT text[] := ARRAY[
         'start_run(integer, text, boolean, bigint, integer, boolean)',
         'claim_chunk_v2(bigint, text, integer, integer)',
@@ -26,9 +26,10 @@ DECLARE
         'stop_worker(bigint, text)',
         'worker_state(bigint, text)',
         'worker_lock(text)',
-        'actor_admit(integer, text, integer)',
-        'actor_settle(uuid, integer, text, integer, jsonb)',
-        'actor_settle_and_admit(uuid, integer, integer, text, integer)',
+        'actor_admit(integer, text, integer, text)',
+        'actor_settle(uuid, integer, text, integer, jsonb, text)',
+        'actor_settle_and_admit(uuid, integer, integer, text, integer, text)',
+        'clear_response_cache(text, boolean)',
         'refresh_performance_views()',
         'raise_alert(text, jsonb)',
         'take_alerts(text, integer)',

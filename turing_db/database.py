@@ -367,6 +367,7 @@ def _result(token: str, claim: Claim, outcome: Outcome) -> dict[str, Any]:
         "http_status": outcome.http_status,
         "load_ms": None if outcome.load_ms is None else round(outcome.load_ms, 3),
         "defer_seconds": outcome.defer_seconds,
+        "cached": outcome.cached or None,
     }
 
 
@@ -407,7 +408,8 @@ def _call(engine: Engine, statement: str, run_id: int, worker: str, tokens: Sequ
 
 @dataclass(frozen=True)
 class Admission:
-    """actor_admit()'s answer: `decision` is 'go' (with a permit), 'wait' (ask again after
+    """actor_admit()'s answer: `decision` is 'go' (with a permit, and the server to call when the
+    actor has several), 'cached' (the answer, from response_cache), 'wait' (ask again after
     `wait_seconds`) or 'open' (the breaker refuses the call; `on_open` says what to do)."""
 
     decision: str
@@ -418,6 +420,8 @@ class Admission:
     wait_seconds: float = 0.0
     on_open: str | None = None
     changed_from: str | None = None  # this admission half-opened the breaker (it was open)
+    endpoint: str | None = None  # the server to call ('' or None: the actor's only one)
+    answer: str | None = None  # decision 'cached': the stored answer
 
 
 @dataclass(frozen=True)
@@ -429,19 +433,27 @@ class Held:
 
 
 # the gate's statements, run as the driver takes them (called twice per LLM call: no compilation)
-ADMIT = "SELECT actor_admit(%(actor)s, %(worker)s, %(tokens)s)"
-SETTLE_AND_ADMIT = "SELECT actor_settle_and_admit(%(permit)s, %(used)s, %(actor)s, %(worker)s, %(tokens)s)"
-SETTLE = "SELECT * FROM actor_settle(%(permit)s, %(actor)s, %(outcome)s, %(tokens)s, %(call)s)"
+ADMIT = "SELECT actor_admit(%(actor)s, %(worker)s, %(tokens)s, %(prompt)s)"
+SETTLE_AND_ADMIT = (
+    "SELECT actor_settle_and_admit(%(permit)s, %(used)s, %(actor)s, %(worker)s, %(tokens)s, %(prompt)s)"
+)
+SETTLE = "SELECT * FROM actor_settle(%(permit)s, %(actor)s, %(outcome)s, %(tokens)s, %(call)s, %(answer)s)"
 
 
 @retry_while_unreachable
 def actor_admit(
-    engine: Engine, actor_id: int, worker: str, estimated_tokens: int, succeeded: Held | None = None
+    engine: Engine,
+    actor_id: int,
+    worker: str,
+    estimated_tokens: int,
+    succeeded: Held | None = None,
+    prompt: str | None = None,
 ) -> Admission:
     """May this worker call the actor now? One decision for all workers (actor_admit() in SQL).
-    `succeeded`, a permit whose call succeeded, is handed back in the same round trip first."""
+    `succeeded`, a permit whose call succeeded, is handed back in the same round trip first; `prompt`,
+    given for an actor that caches, may be answered from response_cache."""
     with _autocommit(engine) as conn:
-        parameters = {"actor": actor_id, "worker": worker, "tokens": estimated_tokens}
+        parameters = {"actor": actor_id, "worker": worker, "tokens": estimated_tokens, "prompt": prompt}
         if succeeded is not None:
             parameters |= {"permit": str(succeeded.permit_id), "used": succeeded.tokens}
         answer = conn.exec_driver_sql(
@@ -457,6 +469,8 @@ def actor_admit(
         wait_seconds=float(answer.get("wait_seconds") or 0),
         on_open=answer.get("on_open"),
         changed_from=answer.get("changed_from"),
+        endpoint=answer.get("endpoint") or None,
+        answer=answer.get("answer"),
     )
 
 
@@ -467,14 +481,19 @@ def actor_settle_once(
     outcome_class: str,
     tokens: int | None,
     retried_call: dict[str, Any] | None = None,
+    answer: str | None = None,
 ) -> tuple[str, str | None]:
     """A call admitted by actor_admit() ended as `outcome_class` ('ok', 'retryable', 'rate_limited',
-    'fatal'); `retried_call` logs an attempt that will be retried. The breaker's state afterwards, and
-    the state it left if it changed."""
+    'fatal'); `retried_call` logs an attempt that will be retried; `answer`, a success's output, is
+    cached when the call was admitted with a prompt of an actor that caches (an answer PostgreSQL
+    text cannot hold is not: its posting fails at completion). The breaker's state afterwards, and the
+    state it left if it changed."""
+    if answer is not None and not _is_storable(answer):
+        answer = None
     with _autocommit(engine) as conn:
         state, changed_from = conn.exec_driver_sql(SETTLE, {
             "permit": str(permit_id), "actor": actor_id, "outcome": outcome_class, "tokens": tokens,
-            "call": None if retried_call is None else json.dumps(retried_call)}).one()  # fmt: skip
+            "call": None if retried_call is None else json.dumps(retried_call), "answer": answer}).one()  # fmt: skip
     return state, changed_from
 
 

@@ -22,8 +22,15 @@ are not retried. Every attempt but the last is logged in actor_calls when it is 
 logged with the posting's result.
 
 Guarded are the actors that call a server (`ollama`, `openai`), and any actor whose config sets
-`retry`, `breaker` or `rate_limit`, or whose row sets `max_concurrency`: a plain python or shell actor
-costs no database round trip per call. A python or shell actor is retried, and its failures count
+`retry`, `breaker`, `rate_limit` or `cache: true`, or whose row sets `max_concurrency`: a plain python
+or shell actor costs no database round trip per call.
+
+The database also says where and whether to call: for an actor with several servers, `go` names the
+server (`endpoint`) the call is sent to, each server having a breaker and cap of its own; for an actor
+whose config sets `cache: true`, the admission carries the prompt, and `cached` answers it from
+`response_cache` without a call (no permit, no tokens; recorded as a cached call), while `wait` with
+reason `cache` says that another call for the same prompt is in flight: one call per prompt, however
+many workers ask. Such an actor's successes are settled at once, with their answer, for the others. A python or shell actor is retried, and its failures count
 against a breaker, only when its config sets `retry` / `breaker`: a cap alone changes nothing else.
 A gate the database cannot answer defers that posting (`gate_unavailable`, not called: back to the
 pool for 5 s).
@@ -61,7 +68,13 @@ def is_guarded(spec: ActorSpec) -> bool:
         spec.actor_type in SERVER_TYPES
         or any(key in spec.config for key in POLICY_KEYS)
         or spec.max_concurrency is not None
+        or caches(spec)
     )
+
+
+def caches(spec: ActorSpec) -> bool:
+    """config.cache: true: answers are stored in, and asked of, response_cache (actor_admit())."""
+    return spec.config.get("cache") is True
 
 
 def backoff_seconds(attempt: int, base: float, cap: float, rng: random.Random) -> float:
@@ -105,6 +118,7 @@ class GuardedActor:
         self.cap_seconds = float(retry.get("cap_seconds", 30))
         self.on_open = (spec.policy.get("breaker") or {}).get("on_open", "fail")
         self.watched = spec.actor_type == "python"
+        self.caches = caches(spec)
         # per thread: the permit of its last call if that succeeded, until the thread's next admission
         # hands it back in the same round trip (actor_settle_and_admit()), or `hand_back()` does
         self._held: dict[int, database.Held] = {}
@@ -113,14 +127,18 @@ class GuardedActor:
 
     def execute(self, task: Task) -> Outcome:
         for attempt in range(1, self.max_attempts + 1):
+            asked = time.perf_counter()
             try:
                 admission = self._admitted(task)
             except Exception as error:  # the database refused or stayed away past the outage policy
                 return self._gate_failed(error)
+            if admission.decision == "cached":
+                return Outcome(output=admission.answer or "", cached=True, attempt=attempt,
+                               latency_ms=(time.perf_counter() - asked) * 1000)  # fmt: skip
             if admission.permit_id is None:
                 return self._not_called(admission)
             try:
-                called = self._call(task, admission)
+                called = self._call(replace(task, endpoint=admission.endpoint), admission)
             except BaseException:  # actors do not raise; if one does, its permit goes back, not counted
                 self._settle(admission, FATAL)
                 raise
@@ -130,12 +148,13 @@ class GuardedActor:
             outcome = replace(called, attempt=attempt)
             delay = self._retry_delay(outcome, attempt)
             used = (outcome.prompt_tokens or 0) + (outcome.completion_tokens or 0)
-            if outcome.failure_class is None and not admission.probe:  # handed back with the next admission
-                with self._held_changed:
+            if outcome.failure_class is None and not admission.probe and not self.caches:
+                with self._held_changed:  # handed back with the next admission
                     self._held[threading.get_ident()] = database.Held(admission.permit_id, used or None)
                 return outcome
             logged = None if delay is None else self._call_row(task, outcome)
-            settled = self._settle(admission, outcome.failure_class or "ok", used or None, logged)
+            answer = outcome.output if self.caches and outcome.ok else None  # for the others, at once
+            settled = self._settle(admission, outcome.failure_class or "ok", used or None, logged, answer)
             if delay is None or not settled:  # final, or the call happened but could not be recorded
                 return self._deferred(task, outcome)
             metrics.RETRIES.labels(self.name).inc()
@@ -178,18 +197,20 @@ class GuardedActor:
         while True:
             with self._held_changed:  # lost if the admission fails: its lease frees the slot then
                 held = self._held.pop(threading.get_ident(), None)
-            admission = database.actor_admit(self.engine, self._actor_id, self.worker, estimate, held)
+            admission = database.actor_admit(
+                self.engine, self._actor_id, self.worker, estimate, held, task.prompt if self.caches else None
+            )
             if admission.changed_from is not None:
                 log.warning(f"circuit breaker {admission.state}", actor=self.name, from_state=admission.changed_from,
                             state=admission.state)  # fmt: skip
-            if admission.decision == "go":
+            if admission.decision in ("go", "cached"):
                 return admission
             if admission.decision == "open" and self.on_open != "wait":
                 return admission
             metrics.WAITS.labels(self.name, admission.reason or "breaker").inc()
             wait = admission.wait_seconds
-            if admission.reason == "concurrency":  # no slot: ask less often the longer it lasts
-                wait, busy_wait = busy_wait, min(busy_wait * 2, CONCURRENCY_WAIT_SECONDS[1])
+            if admission.reason in ("concurrency", "cache"):  # no slot, or another call asks the same:
+                wait, busy_wait = busy_wait, min(busy_wait * 2, CONCURRENCY_WAIT_SECONDS[1])  # back off
             if not self._sleep(max(wait, 0.01)):
                 return admission
 
@@ -222,13 +243,13 @@ class GuardedActor:
                     )
 
     def _settle(self, admission: database.Admission, outcome_class: str, tokens: int | None = None,
-                logged: dict[str, Any] | None = None) -> bool:  # fmt: skip
-        """Give the permit back with the call's outcome; False when the database could not take it
-        (the permit's lease frees the slot then)."""
+                logged: dict[str, Any] | None = None, answer: str | None = None) -> bool:  # fmt: skip
+        """Give the permit back with the call's outcome (and a success's answer, for the cache); False
+        when the database could not take it (the permit's lease frees the slot then)."""
         assert admission.permit_id is not None
         try:
             state, changed_from = database.actor_settle(
-                self.engine, admission.permit_id, self._actor_id, outcome_class, tokens, logged
+                self.engine, admission.permit_id, self._actor_id, outcome_class, tokens, logged, answer
             )
         except Exception as error:
             log.warning(

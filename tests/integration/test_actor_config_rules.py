@@ -113,6 +113,29 @@ CASES = [
     ("openai", {"model": "m", "base_url": "http://h/v1", "rate_limit": {"requests_per_minute": 0}}),
     ("openai", {"model": "m", "base_url": "http://h/v1", "rate_limit": {"rpm": 60}}),
     ("ollama", {"model": "m", "rate_limit": [], "retry": {"max_attempts": 11}}),
+    # several servers: a list of URLs or {"url", "max_concurrency"}, distinct once a trailing / is cut
+    ("ollama", {"model": "m", "url": ["http://a:11434", {"url": "http://b:11434/", "max_concurrency": 8}]}),
+    ("ollama", {"model": "m", "url": []}),
+    ("ollama", {"model": "m", "url": ["http://a:11434", "http://a:11434/"]}),
+    ("ollama", {"model": "m", "url": ["http://a:11434", "localhost:11434"]}),
+    ("ollama", {"model": "m", "url": ["http:///"]}),
+    ("ollama", {"model": "m", "url": [{"url": "http://a", "max_concurrency": 0}]}),
+    ("ollama", {"model": "m", "url": [{"url": "http://a", "max_concurrency": 2.5}]}),
+    ("ollama", {"model": "m", "url": [{"url": "http://a", "max_concurrency": True}]}),
+    ("ollama", {"model": "m", "url": [{"url": "http://a", "max_concurency": 4}]}),  # misspelt: refused
+    ("ollama", {"model": "m", "url": [{"max_concurrency": 4}]}),
+    ("ollama", {"model": "m", "url": [5]}),
+    ("openai", {"model": "m", "base_url": ["http://a/v1", "http://b/v1"]}),
+    ("openai", {"model": "m", "base_url": [{"url": "http://a/v1", "max_concurrency": 100000}, "http://b/v1"]}),
+    ("openai", {"model": "m", "base_url": []}),
+    ("openai", {"model": "m", "base_url": ["ftp://a/v1"]}),
+    # the response cache, for every type
+    ("python", {"callable": "sample_actors:echo", "cache": True, "cache_ttl_seconds": 3600}),
+    ("openai", {"model": "m", "base_url": "http://h/v1", "cache": False}),
+    ("python", {"callable": "sample_actors:echo", "cache": "yes"}),
+    ("shell", {"command": ["cat"], "cache": True, "cache_ttl_seconds": 0}),
+    ("shell", {"command": ["cat"], "cache_ttl_seconds": "1h"}),
+    ("ollama", {"model": "m", "cache": 1, "cache_ttl_seconds": True}),
 ]  # fmt: skip
 
 

@@ -282,3 +282,26 @@ def test_many_faults_are_each_reported(conn: Connection) -> None:
     assert not any(
         message.startswith(f"workflow {W}") and "is valid" in message for message in messages(conn, W)
     )
+
+
+def test_a_fallback_that_saves_another_stage_is_warned_of(conn: Connection) -> None:
+    """A [CIRCUIT_OPEN] / [TIMEOUT] branch to a step with another actor is a fallback: it must save what
+    the step it stands in for saves, or the postings that fall back lack that stage."""
+    build_workflow(
+        conn, 7802,
+        [Step("t_big", entry=True), Step("t_small", actor="test_shell"), Step("t_same_actor")],
+        [("t_big", "*", None), ("t_big", "[CIRCUIT_OPEN]", "t_small", 10), ("t_big", "[TIMEOUT]", "t_same_actor", 10),
+         ("t_small", "*", None), ("t_same_actor", "*", None)],
+    )  # fmt: skip
+    conn.execute(
+        text(
+            "UPDATE conversations SET saves_stage = 'summary' WHERE canonical_name IN ('t_big', 't_same_actor')"
+        )
+    )
+    assert findings(conn, 7802) == [("warning", "fallback_stage", "t_big")]
+    assert (
+        "conversation t_big falls back on [CIRCUIT_OPEN] to conversation t_small (actor test_shell), which saves "
+        "no stage, not stage summary: a posting that falls back has no stage summary for the steps after it"
+    ) in messages(conn, 7802)
+    conn.execute(text("UPDATE conversations SET saves_stage = 'summary' WHERE canonical_name = 't_small'"))
+    assert findings(conn, 7802) == []  # the same stage; a retry on the same actor is no fallback

@@ -44,6 +44,7 @@ class Task:
     posting_id: int
     prompt: str
     context: dict[str, Any] = field(default_factory=dict)
+    endpoint: str | None = None  # the server the database chose for this call (several per actor)
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class Outcome:
     failed_as: str | None = None  # RETRYABLE, RATE_LIMITED or FATAL; None: derived from the sentinel
     attempt: int = 1  # which attempt this was (turing_db.resilience retries)
     defer_seconds: float | None = None  # not a result: claim the posting again no sooner than this
+    cached: bool = False  # answered from response_cache: no server was asked, no tokens spent
 
     @property
     def ok(self) -> bool:

@@ -135,12 +135,17 @@ class OutputCheck:
 
 
 class HttpActor:
-    """One HTTP attempt per task against an LLM server; subclasses say what to send and how to read it."""
+    """One HTTP attempt per task against an LLM server; subclasses say what to send and how to read it.
+
+    `servers` are the base URLs the config lists (one, or several: actor_endpoints() in SQL); a task
+    whose `endpoint` the database chose (actor_admit()) is sent to that server, else to the first.
+    `path` is what follows a base URL (/api/generate, /chat/completions)."""
 
     def __init__(
         self,
         spec: ActorSpec,
-        url: str,
+        servers: Sequence[str],
+        path: str,
         *,
         check: OutputCheck | None,
         reask: int,
@@ -148,13 +153,13 @@ class HttpActor:
         secrets: Sequence[str] = (),
     ):
         self.name = spec.actor_name
-        self.url = url
-        self.where = safe_url(url)
+        self.path = path
+        self.url = servers[0] + path
         self.timeout = max(float(spec.timeout_seconds), 0.001)
         self.check = check
         self.reask = reask
         self._secrets = tuple(Secret(secret) for secret in secrets if secret)  # a repr never shows them
-        size = max(spec.max_concurrency or 16, 1)
+        size = max(spec.max_concurrency or 16, 1) * len(servers)
         self.client = httpx.Client(
             headers=dict(headers or {}),
             limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
@@ -189,9 +194,10 @@ class HttpActor:
         deadline = time.monotonic() + self.timeout
         spent = Answer("", None, None, None)
         refused: list[Refusal] = []
+        url = self.url if not task.endpoint else task.endpoint + self.path
         try:
             while True:
-                result = self.attempt(self.request(task.prompt, refused), deadline)
+                result = self.attempt(self.request(task.prompt, refused), deadline, url)
                 if isinstance(result, Failure):
                     return self.outcome(result, spent, started)
                 spent = add_counts(spent, result)
@@ -213,12 +219,12 @@ class HttpActor:
             crash = Failure(ERROR, type(exc).__name__, f"{self.name}: {describe(exc)}", RETRYABLE)
             return self.outcome(crash, spent, started)
 
-    def attempt(self, body: dict[str, Any], deadline: float) -> Answer | Failure:
-        reply = self.post(body, deadline)
+    def attempt(self, body: dict[str, Any], deadline: float, url: str) -> Answer | Failure:
+        reply = self.post(body, deadline, url)
         if isinstance(reply, Failure):
             return reply
         if not 200 <= reply.status < 300:
-            return self.refused_by_server(reply)
+            return self.refused_by_server(reply, url)
         try:
             found = self.answer(json.loads(reply.body))
         except (ValueError, LookupError, TypeError, AttributeError) as exc:
@@ -228,15 +234,14 @@ class HttpActor:
             return Failure(ERROR, "bad_response", message, RETRYABLE, reply.status)
         return Answer(found.text, found.prompt_tokens, found.completion_tokens, found.load_ms, reply.status)
 
-    def post(self, body: dict[str, Any], deadline: float) -> Reply | Failure:
-        """POST `body` and read the whole response by `deadline`; the response is closed on every path."""
+    def post(self, body: dict[str, Any], deadline: float, url: str) -> Reply | Failure:
+        """POST `body` to `url` and read the whole response by `deadline`; the response is closed on
+        every path."""
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return self.timed_out(None)
         try:
-            with self.client.stream(
-                "POST", self.url, json=body, timeout=client_timeout(remaining)
-            ) as response:
+            with self.client.stream("POST", url, json=body, timeout=client_timeout(remaining)) as response:
                 status = response.status_code
                 chunks: list[bytes] = []
                 size = 0
@@ -252,23 +257,23 @@ class HttpActor:
                 except httpx.TimeoutException:
                     return self.timed_out(status)
                 except httpx.TransportError as exc:  # the body ended early (or the connection broke)
-                    message = f"{self.name}: the response from {self.where} broke off: {describe(exc)}"
+                    message = f"{self.name}: the response from {safe_url(url)} broke off: {describe(exc)}"
                     return Failure(ERROR, "bad_response", message, RETRYABLE, status)
                 return Reply(status, response.headers, b"".join(chunks))
         except httpx.TimeoutException:
             return self.timed_out(None)
         except httpx.TransportError as exc:
-            message = f"{self.name}: no answer from {self.where}: {describe(exc)}"
+            message = f"{self.name}: no answer from {safe_url(url)}: {describe(exc)}"
             return Failure(ERROR, "connection_error", message, RETRYABLE)
 
     def timed_out(self, status: int | None) -> Failure:
         message = f"{self.name} took longer than {self.timeout:g} s"
         return Failure(TIMEOUT, "timeout", message, RETRYABLE, status)
 
-    def refused_by_server(self, reply: Reply) -> Failure:
+    def refused_by_server(self, reply: Reply, url: str) -> Failure:
         status = reply.status
         said, code = server_error(reply.body)
-        message = f"{self.name}: HTTP {status} from {self.where}" + (f": {said}" if said else "")
+        message = f"{self.name}: HTTP {status} from {safe_url(url)}" + (f": {said}" if said else "")
         retry_after = parse_retry_after(reply.headers.get("retry-after"))
         if status == 429:
             return Failure(ERROR, "rate_limited", message, RATE_LIMITED, status, retry_after)
@@ -410,6 +415,30 @@ def output_limit(settings: Any, *names: str) -> int | None:
 
 def is_http_url(value: Any) -> bool:
     return isinstance(value, str) and HTTP_URL.fullmatch(value) is not None
+
+
+def endpoints_rule(key: str) -> str:
+    """The rule a list of servers breaks, as workflow_check_actors() words it."""
+    return (f'config.{key} as a list must hold distinct http(s) URLs, each a URL or {{"url": URL, '
+            '"max_concurrency": a whole number 1-100000}')  # fmt: skip
+
+
+def server_urls(value: Any) -> list[str] | None:
+    """The base URLs of a list of servers (actor_endpoints() in SQL: each a URL, or {"url": URL,
+    "max_concurrency": N}; distinct once a trailing '/' is cut), or None when the list does not fit."""
+    if not isinstance(value, list) or not value:
+        return None
+    urls = []
+    for element in value:
+        if isinstance(element, dict):
+            cap = element.get("max_concurrency", 1)
+            if set(element) - {"url", "max_concurrency"} or not is_whole(cap, 1, 100000):
+                return None
+            element = element.get("url")
+        if not isinstance(element, str) or not is_http_url(url := element.rstrip("/")):
+            return None
+        urls.append(url)
+    return urls if len(set(urls)) == len(urls) else None
 
 
 def names_model(value: Any) -> bool:

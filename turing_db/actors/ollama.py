@@ -1,6 +1,7 @@
 """The `ollama` actor: one call to an Ollama server's /api/generate (default) or /api/chat, not streamed.
 
-config: `model` (required), `url` (default http://127.0.0.1:11434), `api` ("generate" or "chat"),
+config: `model` (required), `url` (default http://127.0.0.1:11434; or a list of servers, each a URL or
+{"url": URL, "max_concurrency": N}: the database spreads the calls over them), `api` ("generate" or "chat"),
 `system`, `options` (passed through: temperature, num_ctx, num_predict...), `format` ("json" or a JSON
 Schema the answer must match), `keep_alive` (passed through), `reask` (how many times a refused
 structured answer is asked again, 0 to 5, default 0). Outcome classes: turing_db.actors.http.
@@ -20,10 +21,12 @@ from turing_db.actors.http import (
     chat_messages,
     check_reask,
     count,
+    endpoints_rule,
     is_http_url,
     names_model,
     output_limit,
     reasked_prompt,
+    server_urls,
     text_of,
 )
 
@@ -43,7 +46,11 @@ def config_problems(config: dict[str, Any]) -> list[str]:
     """The rules `config` breaks, in the order workflow_check_actors() reports them."""
     checks = [
         (not names_model(config.get("model")), MODEL_RULE),
-        ("url" in config and not is_http_url(config["url"]), URL_RULE),
+        (isinstance(config.get("url"), list) and server_urls(config["url"]) is None, endpoints_rule("url")),
+        (
+            "url" in config and not isinstance(config["url"], list) and not is_http_url(config["url"]),
+            URL_RULE,
+        ),
         ("api" in config and config["api"] not in APIS, API_RULE),
         ("system" in config and not isinstance(config["system"], str), SYSTEM_RULE),
         ("options" in config and not isinstance(config["options"], dict), OPTIONS_RULE),
@@ -84,8 +91,9 @@ class OllamaActor(HttpActor):
                 check = OutputCheck()
         except ActorConfigError as exc:
             raise ActorConfigError(f"actor {spec.actor_name}: {exc}") from exc
-        base = str(config.get("url", DEFAULT_URL)).rstrip("/")
-        super().__init__(spec, f"{base}/api/{self.api}", check=check, reask=int(config.get("reask", 0)))
+        url = config.get("url", DEFAULT_URL)
+        servers = server_urls(url) or [str(url).rstrip("/")]
+        super().__init__(spec, servers, f"/api/{self.api}", check=check, reask=int(config.get("reask", 0)))
 
     def request(self, prompt: str, refused: Sequence[Refusal]) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.model}

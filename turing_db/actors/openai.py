@@ -1,6 +1,7 @@
 """The `openai` actor: one call to an OpenAI-compatible /chat/completions (vLLM, llama.cpp, OpenAI...).
 
-config: `base_url` (required, e.g. http://127.0.0.1:8000/v1), `model` (required), `api_key_env` (the
+config: `base_url` (required, e.g. http://127.0.0.1:8000/v1; or a list of servers, each a URL or
+{"url": URL, "max_concurrency": N}: the database spreads the calls over them), `model` (required), `api_key_env` (the
 name of the environment variable holding the API key: the key itself is never in the config, a message
 or a log), `system`, `params` (request fields passed through: temperature, max_tokens, seed...),
 `response_format` (passed through; with a JSON schema or json_object the answer is checked), `reask`
@@ -23,9 +24,11 @@ from turing_db.actors.http import (
     chat_messages,
     check_reask,
     count,
+    endpoints_rule,
     is_http_url,
     names_model,
     output_limit,
+    server_urls,
     text_of,
 )
 from turing_db.redaction import register_secret
@@ -51,7 +54,14 @@ def config_problems(config: dict[str, Any]) -> list[str]:
     params = config.get("params")
     checks = [
         (not names_model(config.get("model")), MODEL_RULE),
-        (not is_http_url(config.get("base_url")), BASE_URL_RULE),
+        (
+            isinstance(config.get("base_url"), list) and server_urls(config["base_url"]) is None,
+            endpoints_rule("base_url"),
+        ),
+        (
+            not isinstance(config.get("base_url"), list) and not is_http_url(config.get("base_url")),
+            BASE_URL_RULE,
+        ),
         ("system" in config and not isinstance(config["system"], str), SYSTEM_RULE),
         (
             "params" in config
@@ -116,7 +126,8 @@ class OpenAIActor(HttpActor):
             raise ActorConfigError(f"actor {spec.actor_name}: {exc}") from exc
         super().__init__(
             spec,
-            f"{config['base_url'].rstrip('/')}/chat/completions",
+            server_urls(config["base_url"]) or [config["base_url"].rstrip("/")],
+            "/chat/completions",
             check=check,
             reask=int(config.get("reask", 0)),
             headers={"Authorization": f"Bearer {key}"} if key else None,

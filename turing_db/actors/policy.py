@@ -1,4 +1,4 @@
-"""The shape every actor's `retry`, `breaker` and `rate_limit` settings must have.
+"""The shape every actor's `retry`, `breaker`, `rate_limit` and `cache` settings must have.
 
 The same rules, in the same words, as the SQL function `actor_policy_problems()` that
 validate_workflow() applies (tests/integration/test_actor_config_rules.py runs both on shared cases);
@@ -32,13 +32,21 @@ KEY_KINDS = {
 }
 
 
+CACHE_RULE = "config.cache must be true or false"
+CACHE_TTL_RULE = "config.cache_ttl_seconds must be a number of seconds above 0 (at most 10^9)"
+
+
 def policy_problem(config: dict[str, Any]) -> str | None:
-    """The rules the config's retry, breaker and rate_limit break, joined by '; ', or None."""
+    """The rules the config's retry, breaker, rate_limit and cache break, joined by '; ', or None."""
     broken = [
         rule
         for section, rule in SECTION_RULES.items()
         if section in config and not _fits(config[section], KEY_KINDS[section])
     ]
+    if "cache" in config and not isinstance(config["cache"], bool):
+        broken.append(CACHE_RULE)
+    if "cache_ttl_seconds" in config and not _is("period", config["cache_ttl_seconds"]):
+        broken.append(CACHE_TTL_RULE)
     return "; ".join(broken) or None
 
 

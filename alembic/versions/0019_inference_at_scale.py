@@ -1,0 +1,257 @@
+"""inference at scale: an ollama/openai actor's url / base_url may list several servers
+(actors.endpoints, actor_endpoints()), each with a circuit breaker of its own (actor_gates.endpoint;
+the actor's follows them, actor_gate_follow_endpoints()) and its own cap, calls going to the server
+with the fewest in flight; an opt-in response cache (config.cache; response_cache, keyed by
+response_cache_key(), one call per key in flight, expiry, clear_response_cache() and the pg_cron job
+prune-response-cache); actor_calls.cached; validate_workflow() warns of a [CIRCUIT_OPEN]/[TIMEOUT]
+fallback that saves another stage (workflow_check_fallbacks()). The gate functions take new arguments:
+dropped, made again and granted again.
+
+Revision ID: 0019
+Revises: 0018
+Create Date: 2026-12-02
+"""
+
+from alembic import op
+
+from turing_db.provisioning.procedures import execute_script, install
+
+revision = "0019"
+down_revision = "0018"
+branch_labels = None
+depends_on = None
+
+TABLES = """
+-- pending strict-check events of earlier statements would refuse ALTER TABLE actors
+SET CONSTRAINTS ALL IMMEDIATE;
+SET CONSTRAINTS ALL DEFERRED;
+ALTER TABLE actors ADD COLUMN endpoints jsonb GENERATED ALWAYS AS (public.actor_endpoints(config, actor_type)) STORED;
+COMMENT ON COLUMN actors.endpoints IS 'the servers of an actor whose url / base_url is a list (actor_endpoints()); NULL: one';
+
+-- a breaker per server: endpoint '' is the actor's own row (its breaker and rate buckets)
+ALTER TABLE actor_gates ADD COLUMN endpoint text NOT NULL DEFAULT '';
+CREATE UNIQUE INDEX actor_gates_endpoint_key ON actor_gates (actor_id, endpoint);
+ALTER TABLE actor_gates DROP CONSTRAINT actor_gates_pkey,
+    ADD CONSTRAINT actor_gates_pkey PRIMARY KEY USING INDEX actor_gates_endpoint_key;
+ALTER TABLE actor_permits ADD COLUMN endpoint text NOT NULL DEFAULT '', ADD COLUMN cache_key text;
+CREATE INDEX actor_permits_cache_key_idx ON actor_permits (cache_key) WHERE cache_key IS NOT NULL;
+ALTER TABLE circuit_breaker_events ADD COLUMN endpoint text NOT NULL DEFAULT '';
+ALTER TABLE actor_calls ADD COLUMN cached boolean NOT NULL DEFAULT false;
+
+CREATE TABLE response_cache (
+    cache_key  text PRIMARY KEY,  -- response_cache_key(actor_type, config, prompt)
+    actor_id   integer NOT NULL REFERENCES actors (actor_id) ON DELETE CASCADE,  -- the actor that asked
+    answer     text NOT NULL,
+    tokens     integer,  -- what the answer cost when it was asked (prompt + completion)
+    stored_at  timestamptz NOT NULL DEFAULT now(),
+    expires_at timestamptz NOT NULL
+);
+CREATE INDEX response_cache_actor_idx ON response_cache (actor_id);
+CREATE INDEX response_cache_expires_idx ON response_cache (expires_at);
+COMMENT ON TABLE response_cache IS 'answers of actors whose config sets cache: true, by what determines them (actor_admit, actor_settle)';
+
+DROP FUNCTION public.actor_settle_and_admit(uuid, integer, integer, text, integer);
+DROP FUNCTION public.actor_admit(integer, text, integer);
+DROP FUNCTION public.actor_settle(uuid, integer, text, integer, jsonb);
+DROP FUNCTION public.actor_gate_change(integer, text, text);
+"""
+
+SCHEDULE = """
+SELECT cron.schedule('prune-response-cache', '17 * * * *', 'SELECT public.clear_response_cache(NULL, true)');
+"""
+
+DOWNGRADE = """
+SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname = 'prune-response-cache';
+DROP FUNCTION public.actor_settle_and_admit(uuid, integer, integer, text, integer, text);
+DROP FUNCTION public.actor_admit(integer, text, integer, text);
+DROP FUNCTION public.actor_settle(uuid, integer, text, integer, jsonb, text);
+DROP FUNCTION public.actor_gate_change(integer, text, text, text);
+DROP FUNCTION public.actor_gate_follow_endpoints(integer);
+DROP FUNCTION public.clear_response_cache(text, boolean);
+DROP FUNCTION public.workflow_check_fallbacks(integer, public.workflow_branch[]);
+DROP TABLE response_cache;
+DROP VIEW public.circuit_breakers;
+DELETE FROM actor_permits WHERE endpoint <> '';
+DELETE FROM actor_gates WHERE endpoint <> '';
+CREATE UNIQUE INDEX actor_gates_actor_key ON actor_gates (actor_id);
+ALTER TABLE actor_gates DROP CONSTRAINT actor_gates_pkey,
+    ADD CONSTRAINT actor_gates_pkey PRIMARY KEY USING INDEX actor_gates_actor_key;
+ALTER TABLE actor_gates DROP COLUMN endpoint;
+ALTER TABLE actor_permits DROP COLUMN endpoint, DROP COLUMN cache_key;
+ALTER TABLE circuit_breaker_events DROP COLUMN endpoint;
+ALTER TABLE actor_calls DROP COLUMN cached;
+"""
+
+DOWNGRADE_AFTER = """
+ALTER TABLE actors DROP COLUMN endpoints;
+DROP FUNCTION public.actor_endpoints(jsonb, text);
+DROP FUNCTION public.response_cache_key(text, jsonb, text);
+SET CONSTRAINTS ALL IMMEDIATE;
+SET CONSTRAINTS ALL DEFERRED;
+"""
+
+
+def upgrade() -> None:
+    connection = op.get_bind()
+    # INSTALL-BEGIN
+    install(
+        connection,
+        "0047_function_actor_endpoints.sql",
+        "094b5a7b5a935e6fe5718d54c2e9c037bf39b4b5571e0518272829a7bf126494",
+    )
+    install(
+        connection,
+        "0048_function_response_cache_key.sql",
+        "b6ee5ac4d0a1f051e076d424eadbcc4f86400a2a7a82cd63dc5b3f6b8a6a5695",
+    )
+    execute_script(connection, TABLES)
+    install(
+        connection,
+        "0055_function_actor_policy_problems.sql",
+        "4ea36a7c4e3d9322d3ca07d0b4c6bdfd7465b77591e6742934cdd3ecbd697382",
+    )
+    install(
+        connection,
+        "0340_function_workflow_check_actors.sql",
+        "5c33e781e9d9d1789043aaeb3a771f84b0a559df4e8e8d1e6ce9ce32cfa650cc",
+    )
+    install(
+        connection,
+        "0415_function_workflow_check_fallbacks.sql",
+        "247c801cfdd0c2c4d1654f9bb4aa20bfa4a3938f9a037c9dc95b7cb5de9b220d",
+    )
+    install(
+        connection,
+        "0500_function_validate_workflow.sql",
+        "a32bb10888538502ef91a9a0d25397db81273de561f3ccd7a7d81ecf779f6873",
+    )
+    install(
+        connection,
+        "0730_function_complete_chunk.sql",
+        "94dc65d9cb52355eacb94ed92655bf129d00b7ec7cb1f52c7ec9a386a2edddf8",
+    )
+    install(
+        connection,
+        "0800_function_actor_gate_change.sql",
+        "da01e9645007d5290c51d1797d5511771920af655e827d66f8ca0779477c8ec0",
+    )
+    install(
+        connection,
+        "0802_function_actor_gate_follow_endpoints.sql",
+        "1d13c2515877b065126d818add3faa323df0a747d64e8c29f598e41903c7da6d",
+    )
+    install(
+        connection,
+        "0805_function_actor_admit.sql",
+        "a7cbe505ce94ba21effe3a8a9948f2debd56a599a26927854e059175d432f40c",
+    )
+    install(
+        connection,
+        "0810_function_actor_settle.sql",
+        "d71887c6d7f951ea2c6011f65ccfbb893c9208d2cc1b3837a8c1918474e24866",
+    )
+    install(
+        connection,
+        "0812_function_actor_settle_and_admit.sql",
+        "1125f119819cf79d0e0ad1b608f5c643c0f97eceaed56f5ec0e8af9547e8df2b",
+    )
+    install(
+        connection,
+        "0815_function_reset_circuit_breaker.sql",
+        "784cf41ff51188eb6c7db83ff0e6b4418ba2a46dc1fce1081f68ae78845a2c8d",
+    )
+    install(
+        connection,
+        "0820_view_circuit_breakers.sql",
+        "4cbb7fe4ce2e31f0e746f9195b2d2ece51ad54d50a38afef1c97b180dd596a95",
+    )
+    install(
+        connection,
+        "0832_function_alert_on_breaker_change.sql",
+        "156b5297a488ba0daece1e76c7e36ed8a3d05b4daddee72f8a006caeffd0bb15",
+    )
+    install(
+        connection,
+        "0870_function_clear_response_cache.sql",
+        "0bd399a1eeeead63c18ee75217b186d2c4168ac3f4e030f56acf8679d7c0a774",
+    )
+    install(
+        connection,
+        "0900_function_apply_role_grants.sql",
+        "cdfa11d0ae92971780b6109408c18d41458db0bd91060e2ce3638f722ce078a1",
+    )
+    # INSTALL-END
+    execute_script(connection, "SELECT public.apply_role_grants();")  # the gate's new signatures
+    execute_script(connection, SCHEDULE)
+    # check 3001 now: a pending strict-check event would keep a later migration from altering the tables
+    execute_script(connection, "SET CONSTRAINTS ALL IMMEDIATE; SET CONSTRAINTS ALL DEFERRED;")
+
+
+def downgrade() -> None:
+    connection = op.get_bind()
+    execute_script(connection, DOWNGRADE)
+    # the versions the migrations before this one installed
+    # PREVIOUS-BEGIN
+    install(
+        connection,
+        "0055_function_actor_policy_problems.sql",
+        "84797a432b31cea1de30020ecf5b70c8bfcfabdfbb024dcced589d2631505552",
+    )
+    install(
+        connection,
+        "0340_function_workflow_check_actors.sql",
+        "37ca7897e47e3c5df052e22575af5989ffedf6554f7cbadf65a056685d9cb80e",
+    )
+    install(
+        connection,
+        "0500_function_validate_workflow.sql",
+        "708ad866f3432429e15d43dc790ef80a62963bf5251a9233abf62c0d6aa6009f",
+    )
+    install(
+        connection,
+        "0730_function_complete_chunk.sql",
+        "cdab4e1757abf40ff97b7011a5499841ae04368241c82f97d36ed3cb8097eb91",
+    )
+    install(
+        connection,
+        "0800_function_actor_gate_change.sql",
+        "57045c77750ba47d93675d02c83f1dd28185cb46e3095626e44274f356bfb6c1",
+    )
+    install(
+        connection,
+        "0805_function_actor_admit.sql",
+        "b957594fc8d3ed76da98a8011c929fed8944272dd1792bd8b39d36b661ed3b0c",
+    )
+    install(
+        connection,
+        "0810_function_actor_settle.sql",
+        "98c6c02559934c5cb0447f31a44e26fb6bd87d8c9a497b92173552ec2c90f81e",
+    )
+    install(
+        connection,
+        "0812_function_actor_settle_and_admit.sql",
+        "09b2c6de1dcabc5fab893e7572e4b2c41e5575bbf1fb67ac0af03d5af4f68e0b",
+    )
+    install(
+        connection,
+        "0815_function_reset_circuit_breaker.sql",
+        "70b18f713d0abf819ef205d2fe38490c0434d9f71700adb468afbf0ab8b75f82",
+    )
+    install(
+        connection,
+        "0820_view_circuit_breakers.sql",
+        "e28c28dcfcfb49e011d4590931ebca69d94d8fd7e9a5609776a369f8395f4b87",
+    )
+    install(
+        connection,
+        "0832_function_alert_on_breaker_change.sql",
+        "371b1f3bf7251ca2f504c21d04fe95b3666721a87a92120fd28f2fd3a5663ab9",
+    )
+    install(
+        connection,
+        "0900_function_apply_role_grants.sql",
+        "816169725eeb3e2183c55c2cedfd6610dc5745d975447ceef36eadfc06db45ef",
+    )
+    # PREVIOUS-END
+    execute_script(connection, DOWNGRADE_AFTER)
+    execute_script(connection, "SELECT public.apply_role_grants();")
