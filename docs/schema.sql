@@ -564,7 +564,7 @@ FUNCTION apply_role_grants()
     RETURNS void
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 43f820cddaadb7e6d9113b929c52e9ca;
+    BODY md5 a38710226a650d48518a8cb9778fce96;
 
 FUNCTION branch_matches(text,text,text)
     ARGUMENTS p_condition text, p_output text, p_sentinel text
@@ -629,6 +629,13 @@ FUNCTION engine_sentinels()
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path=pg_catalog, public, pg_temp
     BODY md5 64e8f9dc1585bc8f19be0a020fa04d9d;
+
+FUNCTION expire_dead_workers_claims(bigint,interval)
+    ARGUMENTS p_run_id bigint, p_quiet interval
+    RETURNS integer
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+    SET search_path=pg_catalog, public, pg_temp
+    BODY md5 28477a288721df02c92df8ba40a6c8aa;
 
 FUNCTION fix_workflow(integer,boolean)
     ARGUMENTS p_workflow_id integer, p_apply boolean DEFAULT true
@@ -770,6 +777,12 @@ FUNCTION response_cache_key(text,jsonb,text)
     SET search_path=pg_catalog, public, pg_temp
     BODY md5 d88e8ed9e5d7037d7f67120868e0f51a;
 
+FUNCTION response_cache_status()
+    RETURNS TABLE(actor_name text, answers bigint, expired bigint, tokens bigint, oldest timestamp with time zone, newest timestamp with time zone, cached_calls bigint)
+    LANGUAGE sql STABLE SECURITY DEFINER PARALLEL UNSAFE
+    SET search_path=pg_catalog, public, pg_temp
+    BODY md5 03401ccd1da600ae83245c04cb64a95f;
+
 FUNCTION retry_postings(bigint,text)
     ARGUMENTS p_posting_id bigint DEFAULT NULL::bigint, p_conversation text DEFAULT NULL::text
     RETURNS integer
@@ -824,7 +837,7 @@ FUNCTION sweep_expired_claims(bigint)
     RETURNS integer
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 fdd2f3704d1caf6f60d070214864c9fd;
+    BODY md5 1c2ead00f005459eb3135c37f6820aad;
 
 FUNCTION take_alerts(text,integer)
     ARGUMENTS p_worker text, p_max_alerts integer DEFAULT 20
@@ -890,9 +903,9 @@ FUNCTION worker_lock(text)
 FUNCTION worker_state(bigint,text)
     ARGUMENTS p_run_id bigint, p_worker text
     RETURNS TABLE(run_status text, worker_stopped boolean, waiting integer, claimed integer, next_step text)
-    LANGUAGE sql STABLE SECURITY DEFINER PARALLEL UNSAFE
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 9d214df3ff944f3292fa98013bc53c3f;
+    BODY md5 339ebe9bba3bfcb7dd7e9fcf6fdb989a;
 
 FUNCTION workflow_branch_list(integer,workflow_branch[])
     ARGUMENTS p_workflow_id integer, p_branches workflow_branch[]

@@ -3,8 +3,9 @@
 -- quarantined (postings.quarantined_at and quarantine_reason) instead of being tried again. Runs at
 -- every claim for that run, and from pg_cron every minute for all runs (job 'sweep-expired-claims'),
 -- when it also returns the claims of workers whose liveness session is gone (worker_alive()) and whose
--- heartbeat is a minute old: one dead process of a run that others go on with need not wait out the
--- lease (start_run() takes over a run whose workers are all dead at once). Returns how many it swept.
+-- heartbeat is a minute old (expire_dead_workers_claims()): one dead process of a run that others go
+-- on with need not wait out the lease (worker_state() takes over sooner, once the others are idle;
+-- start_run() takes over a run whose workers are all dead at once). Returns how many it swept.
 CREATE OR REPLACE FUNCTION public.sweep_expired_claims(p_run_id bigint DEFAULT NULL)
 RETURNS integer
 LANGUAGE plpgsql
@@ -13,22 +14,10 @@ SET search_path = pg_catalog, public, pg_temp
 AS $function$
 DECLARE
     swept_count integer;
-    dead        text[];
 BEGIN
-    -- DEAD WORKERS (the minutely sweep only, not at every claim: it reads pg_locks per live worker)
+    -- DEAD WORKERS (the minutely sweep only, not at every claim: it reads pg_locks per worker)
     IF p_run_id IS NULL THEN
-        SELECT array_agg(worker.worker_id) INTO dead
-          FROM public.run_workers AS worker
-          JOIN public.workflow_runs AS run ON run.workflow_run_id = worker.workflow_run_id AND run.status = 'running'
-         WHERE worker.holds_lock AND worker.stopped_at IS NULL
-           -- no lock, and no heartbeat for a minute (a live worker beats at least every 30 s: one
-           -- whose session just dropped takes its lock again within seconds and is not robbed)
-           AND worker.heartbeat_at < now() - interval '1 minute'
-           AND NOT public.worker_alive(worker.worker_id);
-        IF dead IS NOT NULL THEN  -- their claims expire now
-            UPDATE public.posting_work AS work SET lease_expires_at = now() - interval '1 second'
-             WHERE work.status = 'claimed' AND work.claimed_by = ANY (dead) AND work.lease_expires_at >= now();
-        END IF;
+        PERFORM public.expire_dead_workers_claims(NULL, interval '1 minute');
     END IF;
 
     -- EXPIRED claims return to the pool, or quarantine a posting reclaimed too often

@@ -4,13 +4,21 @@
 --             'taken_over' this worker was stopped (another start took the run over): stop;
 --             'run_ended'  the run is no longer running: stop;
 -- with the run's status, whether this worker was stopped, and how many postings wait or are claimed.
+-- First, the claims of the run's workers that died (no liveness session, no heartbeat for 10 s) go
+-- back to the pool (expire_dead_workers_claims(), sweep_expired_claims()): the live workers take over
+-- a dead host's work as soon as they are idle, not at the minutely sweep.
 CREATE OR REPLACE FUNCTION public.worker_state(p_run_id bigint, p_worker text)
 RETURNS TABLE (run_status text, worker_stopped boolean, waiting integer, claimed integer, next_step text)
-LANGUAGE sql
-STABLE
+LANGUAGE plpgsql
+VOLATILE
 SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 AS $function$
+BEGIN
+    IF public.expire_dead_workers_claims(p_run_id, interval '10 seconds') > 0 THEN
+        PERFORM public.sweep_expired_claims(p_run_id);
+    END IF;
+    RETURN QUERY
     SELECT state.run_status, state.worker_stopped, state.waiting, state.claimed,
            CASE WHEN state.worker_stopped THEN 'taken_over'
                 WHEN state.run_status <> 'running' THEN 'run_ended'
@@ -24,4 +32,5 @@ AS $function$
               FROM public.workflow_runs AS run
              CROSS JOIN LATERAL public.run_progress(run.workflow_run_id) AS progress
              WHERE run.workflow_run_id = p_run_id) AS state;
+END;
 $function$;

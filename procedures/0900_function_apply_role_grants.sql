@@ -15,7 +15,7 @@ AS $function$
 DECLARE
     worker CONSTANT name := (SELECT role_name FROM public.database_roles WHERE purpose = 'worker');
     reader CONSTANT name := (SELECT role_name FROM public.database_roles WHERE purpose = 'reader');
-    -- what `turing run` calls: claims, completions, leases, the actor gates, alerts; `turing cache clear`
+    -- what `turing run` calls: claims, completions, leases, the actor gates, alerts; and `turing cache clear`
     worker_functions CONSTANT text[] := ARRAY[
         'start_run(integer, text, boolean, bigint, integer, boolean)',
         'claim_chunk_v2(bigint, text, integer, integer)',
@@ -45,7 +45,8 @@ DECLARE
         'run_progress(bigint)',
         'run_summary(bigint)',
         'posting_counts()',
-        'cron_status()'];
+        'cron_status()',
+        'response_cache_status()'];
     worker_relations CONSTANT text[] := ARRAY['workflow_runs', 'run_workers'];
     reader_relations CONSTANT text[] := ARRAY['run_overview', 'error_summary', 'actor_performance_summary',
                                               'actors'];

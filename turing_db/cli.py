@@ -169,6 +169,13 @@ def build_parser() -> argparse.ArgumentParser:
     actors.add_argument("name", nargs="?", help="reset-breaker: the actor's name")
     actors.add_argument("--json", action="store_true", help="list: print JSON")
 
+    cache = command("cache", cmd_cache, "the response cache of actors whose config sets cache: true: what it "
+                    "holds, per actor; clear forgets answers (every actor's, or --actor's; --expired: only those)")  # fmt: skip
+    cache.add_argument("action", nargs="?", choices=["status", "clear"], default="status")
+    cache.add_argument("--actor", metavar="NAME", help="clear: only the answers this actor stored")
+    cache.add_argument("--expired", action="store_true", help="clear: only the answers past their expiry")
+    cache.add_argument("--json", action="store_true", help="status: print JSON")
+
     llm = command("llm", cmd_llm, "the local model server (SmolLM2-135M on llama.cpp): start, stop, status; "
                   "use local|offline points workflow 3001's model steps at it or back")  # fmt: skip
     llm.add_argument("action", choices=["start", "stop", "status", "use"])
@@ -625,6 +632,49 @@ def cmd_actors(args: argparse.Namespace) -> int:
             str(actor["calls"]), "" if actor["success_rate_pct"] is None else f"{actor['success_rate_pct']:.1f}",
             str(actor["prompt_tokens"]), str(actor["completion_tokens"]), _headroom(actor),
         )  # fmt: skip
+    console.print(table)
+    if servers := _servers_table(actors, colours):
+        console.print(servers)
+    return 0
+
+
+def _servers_table(actors: list[dict[str, Any]], colours: dict[str, str]) -> Table | None:
+    """The servers of the actors that have several: each one's breaker, failures and calls in flight."""
+    table = Table(title="servers (actors whose url / base_url lists several)")
+    for column in ("actor", "server", "breaker", "failures", "in flight"):
+        table.add_column(column, justify="right" if column in ("failures", "in flight") else "left")
+    for actor in actors:
+        for server in actor.get("endpoints") or []:
+            state, cap = server["state"], f"/{server['max_concurrency']}" if server["max_concurrency"] else ""
+            until = f" until {server['retry_at'][11:19]}" if state == "open" and server["retry_at"] else ""
+            table.add_row(actor["actor_name"], server["endpoint"], f"[{colours.get(state, 'white')}]{state}[/]{until}",
+                          f"{server['failures_in_window']}/{actor['failure_threshold']}",
+                          f"{server['calls_in_flight']}{cap}")  # fmt: skip
+    return table if table.row_count else None
+
+
+def cmd_cache(args: argparse.Namespace) -> int:
+    _, engine = _connect()
+    if args.action == "clear":
+        deleted = database.clear_response_cache(engine, args.actor, args.expired)
+        which = "expired " if args.expired else ""
+        console.print(
+            f"forgot {deleted} {which}cached answer(s)" + (f" of {args.actor}" if args.actor else "")
+        )
+        return 0
+    held = database.response_cache_status(engine)
+    if args.json:
+        print(json.dumps(held, indent=2, default=str))
+        return 0
+    if not held:
+        console.print('the response cache is empty (an actor caches when its config sets "cache": true)')
+        return 0
+    table = Table(title="response cache")
+    for column in ("actor", "answers", "expired", "tokens they cost", "calls answered", "newest"):
+        table.add_column(column, justify="left" if column in ("actor", "newest") else "right")
+    for actor in held:
+        table.add_row(actor["actor_name"], str(actor["answers"]), str(actor["expired"]), str(actor["tokens"]),
+                      str(actor["cached_calls"]), f"{actor['newest']:%Y-%m-%d %H:%M:%S}")  # fmt: skip
     console.print(table)
     return 0
 

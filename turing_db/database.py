@@ -522,6 +522,19 @@ def reset_circuit_breaker(engine: Engine, actor_name: str) -> str | None:
         return conn.execute(text("SELECT reset_circuit_breaker(:name)"), {"name": actor_name}).scalar_one()  # type: ignore[no-any-return]
 
 
+def clear_response_cache(engine: Engine, actor_name: str | None = None, expired_only: bool = False) -> int:
+    """Forget cached answers (every actor's, or `actor_name`'s; only expired ones); how many."""
+    with engine.begin() as conn:
+        return int(conn.execute(text("SELECT clear_response_cache(:name, :expired)"),
+                                {"name": actor_name, "expired": expired_only}).scalar_one())  # fmt: skip
+
+
+def response_cache_status(engine: Engine) -> list[dict[str, Any]]:
+    """What the response cache holds, per actor (response_cache_status())."""
+    with engine.connect() as conn:
+        return [dict(row) for row in conn.execute(text("SELECT * FROM response_cache_status()")).mappings()]
+
+
 def breakers(connection: Connection | Engine, not_closed: bool = False) -> list[dict[str, Any]]:
     """Every actor's breaker (or those not closed): actor_name, state, failures_in_window, retry_at."""
     query = text("SELECT actor_name, state, failures_in_window, retry_at FROM circuit_breakers "
@@ -559,8 +572,9 @@ class WorkerState:
 
 @retry_while_unreachable
 def worker_state(engine: Engine, run_id: int, worker: str) -> WorkerState:
-    """The run's status, whether this worker was taken over, and what of the run is left."""
-    with engine.connect() as conn:
+    """The run's status, whether this worker was taken over, and what of the run is left (first, the
+    claims of the run's dead workers go back to the pool: committed)."""
+    with engine.begin() as conn:
         row = conn.execute(
             text("SELECT * FROM worker_state(:run, :worker)"), {"run": run_id, "worker": worker}
         )

@@ -3,8 +3,9 @@
 the actor's follows them, actor_gate_follow_endpoints()) and its own cap, calls going to the server
 with the fewest in flight; an opt-in response cache (config.cache; response_cache, keyed by
 response_cache_key(), one call per key in flight, expiry, clear_response_cache() and the pg_cron job
-prune-response-cache); actor_calls.cached; validate_workflow() warns of a [CIRCUIT_OPEN]/[TIMEOUT]
-fallback that saves another stage (workflow_check_fallbacks()). The gate functions take new arguments:
+prune-response-cache, response_cache_status()); actor_calls.cached; validate_workflow() warns of a [CIRCUIT_OPEN]/[TIMEOUT]
+fallback that saves another stage (workflow_check_fallbacks()); an idle worker takes over the claims
+of a dead host at once (worker_state(), expire_dead_workers_claims()). The gate functions take new arguments:
 dropped, made again and granted again.
 
 Revision ID: 0019
@@ -68,6 +69,7 @@ DROP FUNCTION public.actor_settle(uuid, integer, text, integer, jsonb, text);
 DROP FUNCTION public.actor_gate_change(integer, text, text, text);
 DROP FUNCTION public.actor_gate_follow_endpoints(integer);
 DROP FUNCTION public.clear_response_cache(text, boolean);
+DROP FUNCTION public.response_cache_status();
 DROP FUNCTION public.workflow_check_fallbacks(integer, public.workflow_branch[]);
 DROP TABLE response_cache;
 DROP VIEW public.circuit_breakers;
@@ -127,6 +129,21 @@ def upgrade() -> None:
     )
     install(
         connection,
+        "0708_function_expire_dead_workers_claims.sql",
+        "d7f58f33ff77db4afa12c7665c28692b1cb24df5af7ea787a381832953d927c5",
+    )
+    install(
+        connection,
+        "0710_function_sweep_expired_claims.sql",
+        "a23019031eb4d021201282f98f804ef0630925e5e520e167712adb82e5f80363",
+    )
+    install(
+        connection,
+        "0775_function_worker_state.sql",
+        "88cb912186588e2962b18f55832d5989e0092ff3efa2c3ea6ceb40f314609e31",
+    )
+    install(
+        connection,
         "0730_function_complete_chunk.sql",
         "94dc65d9cb52355eacb94ed92655bf129d00b7ec7cb1f52c7ec9a386a2edddf8",
     )
@@ -177,8 +194,13 @@ def upgrade() -> None:
     )
     install(
         connection,
+        "0872_function_response_cache_status.sql",
+        "e3f0eb3a43c4a79fa1b883990abdf1d480e83586d0f5cfe41df5231abf4c8436",
+    )
+    install(
+        connection,
         "0900_function_apply_role_grants.sql",
-        "cdfa11d0ae92971780b6109408c18d41458db0bd91060e2ce3638f722ce078a1",
+        "29c27acb4bb308d9e21d3c3f35426448e834bdc7bc4074f01584acbf96e74833",
     )
     # INSTALL-END
     execute_script(connection, "SELECT public.apply_role_grants();")  # the gate's new signatures
@@ -206,6 +228,16 @@ def downgrade() -> None:
         connection,
         "0500_function_validate_workflow.sql",
         "708ad866f3432429e15d43dc790ef80a62963bf5251a9233abf62c0d6aa6009f",
+    )
+    install(
+        connection,
+        "0710_function_sweep_expired_claims.sql",
+        "66abc68262c073e452b4a623e18b161cc898b2433dbaffe8b54cd91378ea1efc",
+    )
+    install(
+        connection,
+        "0775_function_worker_state.sql",
+        "86ecb723e0a7f30ce020f1ef4e79b5f2883278670ae94fd44b36d0278a316d4e",
     )
     install(
         connection,
@@ -254,4 +286,5 @@ def downgrade() -> None:
     )
     # PREVIOUS-END
     execute_script(connection, DOWNGRADE_AFTER)
+    execute_script(connection, "DROP FUNCTION public.expire_dead_workers_claims(bigint, interval);")
     execute_script(connection, "SELECT public.apply_role_grants();")

@@ -4,9 +4,11 @@ server, concurrent identical prompts make one call)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
+from commands import turing
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from workflows import CommittedWorkflows, Step, add_postings
@@ -254,3 +256,31 @@ def test_an_expired_answer_is_asked_again_and_clear_forgets_them(
         assert conn.execute(text("SELECT clear_response_cache('test_python')")).scalar_one() == 10
         with pytest.raises(Exception, match="no actor is named nobody"):
             conn.execute(text("SELECT clear_response_cache('nobody')"))
+
+
+def test_turing_cache_and_turing_actors_show_and_clear_it(
+    engine: Engine, workflows: CommittedWorkflows, servers: tuple[LoopbackLLM, LoopbackLLM],
+    turing_env: dict[str, str],
+) -> None:  # fmt: skip
+    a, b = servers
+    one_step(workflows, [a.openai_base_url, {"url": b.openai_base_url, "max_concurrency": 3}], cache=True)
+    add_postings(engine, 12)
+    WaveBatchProcessor(W, engine=engine, chunk_size=12).run()
+    WaveBatchProcessor(W, engine=engine, chunk_size=12).run()  # answered from the cache
+    status = turing(turing_env, "cache", "--json")
+    assert status.returncode == 0, status.stderr
+    [held] = json.loads(status.stdout)
+    assert (held["actor_name"], held["answers"], held["expired"], held["cached_calls"]) == (
+        "test_python",
+        12,
+        0,
+        12,
+    )
+    assert "test_python" in turing(turing_env, "cache").stdout
+    listed = turing(turing_env, "actors").stdout
+    assert a.openai_base_url in listed and b.openai_base_url in listed and "0/3" in listed
+    cleared = turing(turing_env, "cache", "clear", "--actor", "test_python")
+    assert (cleared.returncode, cleared.stdout.strip()) == (0, "forgot 12 cached answer(s) of test_python")
+    assert "empty" in turing(turing_env, "cache").stdout
+    unknown = turing(turing_env, "cache", "clear", "--actor", "nobody")
+    assert unknown.returncode != 0 and "no actor is named nobody" in unknown.stderr + unknown.stdout
