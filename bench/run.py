@@ -19,15 +19,17 @@ from rich.table import Table
 from sqlalchemy import make_url
 from sqlalchemy.engine import Engine
 
-from bench import bench_engine, bench_llm, bench_local_llm, bench_validation
+from bench import bench_engine, bench_llm, bench_local_llm, bench_scale, bench_validation
 from bench.results import RESULTS_FILE, Result, write
 from turing_db.pool import make_engine
 from turing_db.provisioning import migrations
 from turing_db.provisioning.cluster import EmbeddedCluster, running_as_root
 from turing_db.settings import Settings
 
-BENCHMARKS = [bench_validation, bench_engine, bench_llm]
-OPTIONAL = {"local_llm": bench_local_llm}  # `python -m bench.run local_llm` (make bench-llm): minutes
+BENCHMARKS = [bench_validation, bench_engine, bench_llm, bench_scale]
+# one by name: `python -m bench.run scale`; local_llm (make bench-llm, minutes) only so
+OPTIONAL = {"local_llm": bench_local_llm, "validation": bench_validation, "engine": bench_engine,
+            "llm": bench_llm, "scale": bench_scale}  # fmt: skip
 
 
 @contextlib.contextmanager

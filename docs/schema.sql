@@ -564,13 +564,20 @@ FUNCTION apply_role_grants()
     RETURNS void
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 a38710226a650d48518a8cb9778fce96;
+    BODY md5 399aa33f3cc51aa3df5a68e5ebeec6b0;
 
 FUNCTION branch_matches(text,text,text)
     ARGUMENTS p_condition text, p_output text, p_sentinel text
     RETURNS boolean
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     BODY md5 db5b7cefa9250d668a78889fcfa85459;
+
+FUNCTION cached_answers(integer,text[])
+    ARGUMENTS p_actor_id integer, p_prompts text[]
+    RETURNS TABLE(prompt_index integer, answer text)
+    LANGUAGE sql STABLE SECURITY DEFINER PARALLEL UNSAFE
+    SET search_path=pg_catalog, public, pg_temp
+    BODY md5 49a6e7c4e1879e93a44b4ae3ae2d6734;
 
 FUNCTION check_strict_workflows()
     RETURNS trigger

@@ -30,6 +30,7 @@ DECLARE
         'actor_settle(uuid, integer, text, integer, jsonb, text)',
         'actor_settle_and_admit(uuid, integer, integer, text, integer, text)',
         'clear_response_cache(text, boolean)',
+        'cached_answers(integer, text[])',
         'refresh_performance_views()',
         'raise_alert(text, jsonb)',
         'take_alerts(text, integer)',

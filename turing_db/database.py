@@ -474,6 +474,18 @@ def actor_admit(
     )
 
 
+@retry_while_unreachable
+def cached_answers(engine: Engine, actor_id: int, prompts: Sequence[str]) -> dict[int, str]:
+    """The response cache's answers to these prompts of an actor that caches, by their index in
+    `prompts` (cached_answers() in SQL: one round trip for a chunk)."""
+    with _autocommit(engine) as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT prompt_index, answer FROM cached_answers(%(actor)s, %(prompts)s)",
+            {"actor": actor_id, "prompts": list(prompts)},
+        ).all()
+    return {int(index) - 1: answer for index, answer in rows}
+
+
 def actor_settle_once(
     engine: Engine,
     permit_id: uuid.UUID,

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Engine
 
 from turing_db import database, metrics
 from turing_db.actors import Actor, Outcome, Task, UnavailableActor, build_actor
+from turing_db.actors.http import servers_capacity
 from turing_db.actors.registry import abandon_all
 from turing_db.database import Chunk, Claim, Progress
 from turing_db.execution import execute_chunk
@@ -429,7 +430,10 @@ class WaveBatchProcessor:
             actor = GuardedActor(actor, chunk.actor, self.engine, worker, chunk.workflow_run_id,
                                  chunk.conversation_id, stopping)  # fmt: skip
             timeout = actor.deadline_seconds
-        concurrency = chunk.actor.max_concurrency or DEFAULT_ACTOR_CONCURRENCY
+            actor.prefetch([claim.task() for claim in chunk.claims])
+        concurrency = (
+            chunk.actor.max_concurrency or servers_capacity(chunk.actor) or DEFAULT_ACTOR_CONCURRENCY
+        )
         with self._actors_lock:  # one cap per worker and actor: a call that overran in the last chunk counts
             slots = self._slots.setdefault((worker, key), threading.Semaphore(concurrency))
         gate = actor if isinstance(actor, GuardedActor) else None

@@ -3,7 +3,7 @@
 the actor's follows them, actor_gate_follow_endpoints()) and its own cap, calls going to the server
 with the fewest in flight; an opt-in response cache (config.cache; response_cache, keyed by
 response_cache_key(), one call per key in flight, expiry, clear_response_cache() and the pg_cron job
-prune-response-cache, response_cache_status()); actor_calls.cached; validate_workflow() warns of a [CIRCUIT_OPEN]/[TIMEOUT]
+prune-response-cache, response_cache_status(), cached_answers() for a chunk at once); actor_calls.cached; validate_workflow() warns of a [CIRCUIT_OPEN]/[TIMEOUT]
 fallback that saves another stage (workflow_check_fallbacks()); an idle worker takes over the claims
 of a dead host at once (worker_state(), expire_dead_workers_claims()). The gate functions take new arguments:
 dropped, made again and granted again.
@@ -70,6 +70,7 @@ DROP FUNCTION public.actor_gate_change(integer, text, text, text);
 DROP FUNCTION public.actor_gate_follow_endpoints(integer);
 DROP FUNCTION public.clear_response_cache(text, boolean);
 DROP FUNCTION public.response_cache_status();
+DROP FUNCTION public.cached_answers(integer, text[]);
 DROP FUNCTION public.workflow_check_fallbacks(integer, public.workflow_branch[]);
 DROP TABLE response_cache;
 DROP VIEW public.circuit_breakers;
@@ -199,8 +200,13 @@ def upgrade() -> None:
     )
     install(
         connection,
+        "0874_function_cached_answers.sql",
+        "bbb6f45bc1fdf256f64b049614ccc8df838a5cec9f3281eb93a5ace351534406",
+    )
+    install(
+        connection,
         "0900_function_apply_role_grants.sql",
-        "29c27acb4bb308d9e21d3c3f35426448e834bdc7bc4074f01584acbf96e74833",
+        "945a63a7ecb15241b5ea60e79c75eac0c004b00f5be9c3832faf94b21a93e5b4",
     )
     # INSTALL-END
     execute_script(connection, "SELECT public.apply_role_grants();")  # the gate's new signatures

@@ -1,5 +1,7 @@
 """The reference workflow 3001 as provisioned: entry points by stage, the error handler, the retry loop."""
 
+from pathlib import Path
+
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
@@ -75,3 +77,22 @@ def test_posting_without_an_entry_for_its_stage_is_not_routed(conn: Connection) 
           JOIN postings p USING (posting_id) WHERE p.external_id = 'q'
     """)).one()  # fmt: skip
     assert tuple(route) == ("summary", None)
+
+
+def test_the_readmes_fallback_example_is_a_valid_fallback_of_3001(conn: Connection) -> None:
+    """README's "A fallback model" SQL, as printed, adds a [CIRCUIT_OPEN] fallback to 3001 that
+    validate_workflow() accepts (no finding: it saves the stage extract_summary saves)."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("### A fallback model", 1)[1]
+    sql = section.split("```sql\n", 1)[1].split("```", 1)[0]
+    body = sql.replace("BEGIN;\n", "").replace("COMMIT;\n", "")  # inside the test's transaction
+    conn.execute(text(body))
+    conn.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))  # the strict check 3001's commit would run
+    assert (
+        conn.execute(text("SELECT severity FROM validate_workflow(3001) WHERE severity <> 'ok'")).all() == []
+    )
+    [(condition, target)] = conn.execute(text(
+        "SELECT branch_condition, t.canonical_name FROM instruction_steps s JOIN instructions i USING (instruction_id) "
+        "JOIN conversations c USING (conversation_id) JOIN conversations t ON t.conversation_id = s.next_conversation_id "
+        "WHERE c.canonical_name = 'extract_summary' AND branch_condition = '[CIRCUIT_OPEN]'")).all()  # fmt: skip
+    assert (condition, target) == ("[CIRCUIT_OPEN]", "extract_summary_fallback")

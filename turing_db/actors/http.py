@@ -423,6 +423,21 @@ def endpoints_rule(key: str) -> str:
             '"max_concurrency": a whole number 1-100000}')  # fmt: skip
 
 
+def servers_capacity(spec: ActorSpec) -> int | None:
+    """The calls an actor's servers take at once when its config lists several and caps each one
+    ({"url", "max_concurrency"}): their sum, how many calls a worker may have in flight for it when
+    the actor sets no max_concurrency of its own; else None."""
+    servers = spec.config.get("base_url" if spec.actor_type == "openai" else "url")
+    if not isinstance(servers, list) or server_urls(servers) is None:
+        return None
+    caps = [
+        int(server["max_concurrency"])
+        for server in servers
+        if isinstance(server, dict) and "max_concurrency" in server
+    ]
+    return sum(caps) if len(caps) == len(servers) else None
+
+
 def server_urls(value: Any) -> list[str] | None:
     """The base URLs of a list of servers (actor_endpoints() in SQL: each a URL, or {"url": URL,
     "max_concurrency": N}; distinct once a trailing '/' is cut), or None when the list does not fit."""
