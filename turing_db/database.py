@@ -45,7 +45,7 @@ SERVER_KEEPALIVES = ("-c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 -c
 WORKER_TAKEN_OVER = "TD002"  # claim_chunk_v2(): another start took this worker's run over meanwhile
 RECONNECT_HOOKS: list[Callable[[], None]] = []  # run before a retry (turing_db.liveness re-takes its locks)
 WORKFLOW_INVALID = "TD001"  # the SQLSTATE start_run() refuses an invalid workflow with
-CRON_JOBS = ("refresh-actor-performance", "sweep-expired-claims")
+CRON_JOBS = ("refresh-actor-performance", "sweep-expired-claims", "prune-response-cache")
 P = ParamSpec("P")
 T = TypeVar("T")
 
