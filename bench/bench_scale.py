@@ -101,6 +101,10 @@ def set_actor(engine: Engine, actor_type: str, config: str, postings: int) -> No
 def steps_per_second(engine: Engine) -> float:
     summary = WaveBatchProcessor(WORKFLOW_ID, engine=engine, chunk_size=CHUNK).run()
     assert summary.status == "completed", summary
+    with engine.connect() as conn:
+        errors = conn.execute(text("SELECT count(*) FROM conversation_outputs WHERE is_error AND workflow_run_id = :r"),
+                              {"r": summary.workflow_run_id}).scalar_one()  # fmt: skip
+    assert errors == 0, f"{errors} postings failed their call"
     return summary.completed / summary.elapsed_seconds
 
 

@@ -159,7 +159,7 @@ class HttpActor:
         self.check = check
         self.reask = reask
         self._secrets = tuple(Secret(secret) for secret in secrets if secret)  # a repr never shows them
-        size = max(spec.max_concurrency or 16, 1) * len(servers)
+        size = max(spec.max_concurrency or servers_capacity(spec) or 16, 1)  # as many as the calls in flight
         self.client = httpx.Client(
             headers=dict(headers or {}),
             limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
