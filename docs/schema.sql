@@ -418,7 +418,7 @@ CREATE VIEW circuit_breakers AS
     gate.tokens_left,
     policy.breaker ->> 'on_open'::text AS on_open,
     gate.updated_at,
-    ( SELECT jsonb_agg(jsonb_build_object('endpoint', listed.endpoint, 'state',
+    ( SELECT jsonb_agg(jsonb_build_object('endpoint', regexp_replace(listed.endpoint, '//[^/@]*@'::text, '//'::text), 'state',
                 CASE
                     WHEN server.state = 'open'::text AND now() >= server.retry_at THEN 'half_open'::text
                     ELSE COALESCE(server.state, 'closed'::text)
@@ -485,12 +485,12 @@ CREATE UNIQUE INDEX actor_performance_summary_actor_id_key ON public.actor_perfo
 
 -- functions
 
-FUNCTION actor_admit(integer,text,integer,text)
-    ARGUMENTS p_actor_id integer, p_worker text, p_estimated_tokens integer DEFAULT 0, p_prompt text DEFAULT NULL::text
+FUNCTION actor_admit(integer,text,integer,text,jsonb)
+    ARGUMENTS p_actor_id integer, p_worker text, p_estimated_tokens integer DEFAULT 0, p_prompt text DEFAULT NULL::text, p_config jsonb DEFAULT NULL::jsonb
     RETURNS json
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 9cafc77e0ec1230a84df921300db74d4;
+    BODY md5 a4fc3c148136790e7c85a7cc124d4170;
 
 FUNCTION actor_endpoints(jsonb,text)
     ARGUMENTS p_config jsonb, p_actor_type text
@@ -541,18 +541,18 @@ FUNCTION actor_settle(uuid,integer,text,integer,jsonb,text)
     SET search_path=pg_catalog, public, pg_temp
     BODY md5 e902988e668017cdda715fa5d6d1fd33;
 
-FUNCTION actor_settle_and_admit(uuid,integer,integer,text,integer,text)
-    ARGUMENTS p_permit_id uuid, p_tokens integer, p_actor_id integer, p_worker text, p_estimated_tokens integer DEFAULT 0, p_prompt text DEFAULT NULL::text
+FUNCTION actor_settle_and_admit(uuid,integer,integer,text,integer,text,jsonb)
+    ARGUMENTS p_permit_id uuid, p_tokens integer, p_actor_id integer, p_worker text, p_estimated_tokens integer DEFAULT 0, p_prompt text DEFAULT NULL::text, p_config jsonb DEFAULT NULL::jsonb
     RETURNS json
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 d290878e438301cf67c938ed7d476741;
+    BODY md5 9a798737f8efed1c50d8b57d00b8c07e;
 
 FUNCTION alert_on_breaker_change()
     RETURNS trigger
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 85238a8e41d12da7b9a2044aa0cc9b9e;
+    BODY md5 a2f751ec61f046ad9051932e70c14263;
 
 FUNCTION alert_on_quarantine()
     RETURNS trigger
@@ -564,7 +564,7 @@ FUNCTION apply_role_grants()
     RETURNS void
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 399aa33f3cc51aa3df5a68e5ebeec6b0;
+    BODY md5 828409c32db1eef3883b5ccd7d6450f1;
 
 FUNCTION branch_matches(text,text,text)
     ARGUMENTS p_condition text, p_output text, p_sentinel text
@@ -572,12 +572,12 @@ FUNCTION branch_matches(text,text,text)
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     BODY md5 db5b7cefa9250d668a78889fcfa85459;
 
-FUNCTION cached_answers(integer,text[])
-    ARGUMENTS p_actor_id integer, p_prompts text[]
+FUNCTION cached_answers(integer,text[],jsonb)
+    ARGUMENTS p_actor_id integer, p_prompts text[], p_config jsonb DEFAULT NULL::jsonb
     RETURNS TABLE(prompt_index integer, answer text)
     LANGUAGE sql STABLE SECURITY DEFINER PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 49a6e7c4e1879e93a44b4ae3ae2d6734;
+    BODY md5 b4642cdf6744ab085b7e32e9a06e6080;
 
 FUNCTION check_strict_workflows()
     RETURNS trigger
@@ -912,7 +912,7 @@ FUNCTION worker_state(bigint,text)
     RETURNS TABLE(run_status text, worker_stopped boolean, waiting integer, claimed integer, next_step text)
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 339ebe9bba3bfcb7dd7e9fcf6fdb989a;
+    BODY md5 b84b25a9365c2ee4239256a24a820c28;
 
 FUNCTION workflow_branch_list(integer,workflow_branch[])
     ARGUMENTS p_workflow_id integer, p_branches workflow_branch[]
@@ -932,7 +932,7 @@ FUNCTION workflow_check_actors(integer)
     LANGUAGE sql STABLE PARALLEL UNSAFE
     SET jit=off
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 4566f873a891c53c0bc873cdc0534419;
+    BODY md5 764475da4902d9dd9b0a369ff513f8f7;
 
 FUNCTION workflow_check_branch_conditions(integer,workflow_branch[])
     ARGUMENTS p_workflow_id integer, p_branches workflow_branch[] DEFAULT NULL::workflow_branch[]

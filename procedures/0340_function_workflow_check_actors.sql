@@ -105,7 +105,11 @@ AS $function$
                                        OR (actor.config ->> 'reask')::numeric % 1 <> 0
                                   ELSE true END
                     THEN 'config.reask must be a whole number from 0 to 5' END,
-               public.actor_policy_problems(actor.config)), '') AS config_problem
+               public.actor_policy_problems(actor.config),
+               -- a python or shell actor's answer depends on more than its prompt (the posting's fields)
+               CASE WHEN actor.actor_type NOT IN ('ollama', 'openai') AND actor.config ? 'cache'
+                    THEN 'config.cache is for ollama and openai actors (a python or shell actor''s answer depends on more '
+                         'than its prompt)' END), '') AS config_problem
           FROM public.actors AS actor
          WHERE actor.actor_id IN (SELECT executed.actor_id FROM executed)
     ), configured AS (

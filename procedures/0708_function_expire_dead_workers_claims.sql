@@ -3,8 +3,9 @@
 -- (worker_alive()) and whose heartbeat is older than quiet (a live worker whose session just dropped
 -- takes its lock again within seconds; one robbed meanwhile loses only work, its stale results are
 -- refused). The next sweep_expired_claims() returns those claims to the pool. Called by the minutely
--- sweep (quiet: a minute) and by worker_state() for a worker that found nothing to claim (10 s), so a
--- host that died mid-run is taken over by the others at once. Returns how many claims it ended.
+-- sweep (quiet: a minute) and by worker_state() for a worker that found nothing to claim (40 s: longer
+-- than a live worker's heartbeat interval), so a host that died mid-run is taken over by the others
+-- without waiting for the sweep. Returns how many claims it ended.
 CREATE OR REPLACE FUNCTION public.expire_dead_workers_claims(p_run_id bigint, p_quiet interval)
 RETURNS integer
 LANGUAGE plpgsql

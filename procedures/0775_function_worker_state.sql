@@ -4,7 +4,8 @@
 --             'taken_over' this worker was stopped (another start took the run over): stop;
 --             'run_ended'  the run is no longer running: stop;
 -- with the run's status, whether this worker was stopped, and how many postings wait or are claimed.
--- First, the claims of the run's workers that died (no liveness session, no heartbeat for 10 s) go
+-- First, the claims of the run's workers that died (no liveness session, no heartbeat for 40 s: a live
+-- worker beats every 30 s, so one whose session only dropped is not robbed) go
 -- back to the pool (expire_dead_workers_claims(), sweep_expired_claims()): the live workers take over
 -- a dead host's work as soon as they are idle, not at the minutely sweep.
 CREATE OR REPLACE FUNCTION public.worker_state(p_run_id bigint, p_worker text)
@@ -15,7 +16,7 @@ SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 AS $function$
 BEGIN
-    IF public.expire_dead_workers_claims(p_run_id, interval '10 seconds') > 0 THEN
+    IF public.expire_dead_workers_claims(p_run_id, interval '40 seconds') > 0 THEN
         PERFORM public.sweep_expired_claims(p_run_id);
     END IF;
     RETURN QUERY

@@ -1,4 +1,4 @@
--- actor_admit(actor_id, worker, estimated_tokens, prompt): may this worker call the actor now? One
+-- actor_admit(actor_id, worker, estimated_tokens, prompt, config): may this worker call the actor now? One
 -- decision for every worker on every machine: the actor's gate row is locked while it is taken, so no
 -- two workers can both take the last slot, probe or token. Returns JSON:
 --   {"decision": "go", "permit_id": …, "probe": bool, "state": …, "endpoint": …}  call (the server
@@ -11,7 +11,8 @@
 --      the breaker refuses the call (s: until it half-opens, or a probe slot may free)
 -- In order:
 --   0. CACHE (config.cache true, prompt given): an answer stored under response_cache_key() and not
---      expired is the decision, whatever the breaker; while another call for the same key is in flight
+--      expired is the decision, whatever the breaker. The key is over config, the actor's config as
+--      the worker calls it (its chunk's: the row may have changed since), else the row's; while another call for the same key is in flight
 --      the caller waits ("cache"), so concurrent workers asking one prompt make one call;
 --   1. permits whose lease ended (their worker died mid-call) free their slot and probe;
 --   2. BREAKER: open until retry_at, then half_open; half_open admits half_open_probes probe calls
@@ -33,7 +34,7 @@
 -- deadline is checked between reads, and one read may take a whole timeout), so a permit still held
 -- after that belongs to a worker that died (or to a Python call that overran).
 CREATE OR REPLACE FUNCTION public.actor_admit(p_actor_id integer, p_worker text, p_estimated_tokens integer DEFAULT 0,
-                                              p_prompt text DEFAULT NULL)
+                                              p_prompt text DEFAULT NULL, p_config jsonb DEFAULT NULL)
 RETURNS json
 LANGUAGE plpgsql
 VOLATILE
@@ -70,8 +71,8 @@ BEGIN
     policy := actor.policy;
 
     -- 0. CACHE, before the lock: a hit waits for no other worker
-    IF p_prompt IS NOT NULL AND actor.config -> 'cache' = 'true'::jsonb THEN
-        key := public.response_cache_key(actor.actor_type, actor.config, p_prompt);
+    IF p_prompt IS NOT NULL AND coalesce(p_config, actor.config) -> 'cache' = 'true'::jsonb THEN
+        key := public.response_cache_key(actor.actor_type, coalesce(p_config, actor.config), p_prompt);
         SELECT cached.answer INTO answer FROM public.response_cache AS cached
          WHERE cached.cache_key = key AND cached.expires_at > now();
         IF FOUND THEN
@@ -128,11 +129,15 @@ BEGIN
     -- 4. ENDPOINTS: the server with the fewest calls in flight whose breaker and cap let a call through
     IF actor.endpoints IS NOT NULL THEN
         FOR server IN SELECT g.endpoint FROM public.actor_gates AS g
-                       WHERE g.actor_id = p_actor_id AND g.endpoint <> '' AND g.state = 'open' AND now() >= g.retry_at LOOP
+                        JOIN jsonb_to_recordset(actor.endpoints) AS listed (endpoint text) ON listed.endpoint = g.endpoint
+                       WHERE g.actor_id = p_actor_id AND g.state = 'open' AND now() >= g.retry_at LOOP
             PERFORM public.actor_gate_change(p_actor_id, 'half_open', 'reset_seconds passed: probing', server.endpoint);
             changed_from := gate.state;  -- the actor's, if it changes with its servers'
         END LOOP;
-        IF changed_from IS NOT NULL THEN
+        -- a server changed, or the actor's breaker is not closed (it may be left from before its
+        -- url became a list, or the list changed): it follows its servers again
+        IF changed_from IS NOT NULL OR gate.state <> 'closed' THEN
+            changed_from := gate.state;
             gate := public.actor_gate_follow_endpoints(p_actor_id);
             changed_from := nullif(changed_from, gate.state);
         END IF;
@@ -153,7 +158,8 @@ BEGIN
         IF server.endpoint IS NULL THEN  -- every server's breaker is open
             gate := public.actor_gate_follow_endpoints(p_actor_id);
             RETURN json_build_object('decision', 'open', 'state', 'open', 'on_open', policy -> 'breaker' ->> 'on_open',
-                                     'wait_seconds', greatest(extract(epoch FROM gate.retry_at - now()), 0));
+                                     'wait_seconds', greatest(extract(epoch FROM gate.retry_at - now()), 0),
+                                     'changed_from', nullif(changed_from, gate.state));
         ELSIF NOT server.breaker_lets THEN  -- the servers left are half-open, their probes all out
             RETURN json_build_object('decision', 'open', 'state', 'half_open', 'on_open', policy -> 'breaker' ->> 'on_open',
                                      'wait_seconds', 1, 'changed_from', changed_from);

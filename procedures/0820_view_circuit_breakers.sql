@@ -34,7 +34,7 @@ SELECT actor.actor_id,
        policy.breaker ->> 'on_open'                                                      AS on_open,
        gate.updated_at,
        (SELECT jsonb_agg(jsonb_build_object(
-                   'endpoint', listed.endpoint,
+                   'endpoint', regexp_replace(listed.endpoint, '//[^/@]*@', '//'),  -- no user or password
                    'state', CASE WHEN server.state = 'open' AND now() >= server.retry_at THEN 'half_open'
                                  ELSE coalesce(server.state, 'closed') END,
                    'failures_in_window',

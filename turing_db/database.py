@@ -433,10 +433,8 @@ class Held:
 
 
 # the gate's statements, run as the driver takes them (called twice per LLM call: no compilation)
-ADMIT = "SELECT actor_admit(%(actor)s, %(worker)s, %(tokens)s, %(prompt)s)"
-SETTLE_AND_ADMIT = (
-    "SELECT actor_settle_and_admit(%(permit)s, %(used)s, %(actor)s, %(worker)s, %(tokens)s, %(prompt)s)"
-)
+ADMIT = "SELECT actor_admit(%(actor)s, %(worker)s, %(tokens)s, %(prompt)s, %(config)s)"
+SETTLE_AND_ADMIT = "SELECT actor_settle_and_admit(%(permit)s, %(used)s, %(actor)s, %(worker)s, %(tokens)s, %(prompt)s, %(config)s)"
 SETTLE = "SELECT * FROM actor_settle(%(permit)s, %(actor)s, %(outcome)s, %(tokens)s, %(call)s, %(answer)s)"
 
 
@@ -448,12 +446,15 @@ def actor_admit(
     estimated_tokens: int,
     succeeded: Held | None = None,
     prompt: str | None = None,
+    config: dict[str, Any] | None = None,
 ) -> Admission:
     """May this worker call the actor now? One decision for all workers (actor_admit() in SQL).
     `succeeded`, a permit whose call succeeded, is handed back in the same round trip first; `prompt`,
-    given for an actor that caches, may be answered from response_cache."""
+    given for an actor that caches (with `config`, the actor's config as this worker calls it), may
+    be answered from response_cache."""
     with _autocommit(engine) as conn:
-        parameters = {"actor": actor_id, "worker": worker, "tokens": estimated_tokens, "prompt": prompt}
+        parameters = {"actor": actor_id, "worker": worker, "tokens": estimated_tokens, "prompt": prompt,
+                      "config": None if config is None else json.dumps(config)}  # fmt: skip
         if succeeded is not None:
             parameters |= {"permit": str(succeeded.permit_id), "used": succeeded.tokens}
         answer = conn.exec_driver_sql(
@@ -475,13 +476,15 @@ def actor_admit(
 
 
 @retry_while_unreachable
-def cached_answers(engine: Engine, actor_id: int, prompts: Sequence[str]) -> dict[int, str]:
-    """The response cache's answers to these prompts of an actor that caches, by their index in
-    `prompts` (cached_answers() in SQL: one round trip for a chunk)."""
+def cached_answers(
+    engine: Engine, actor_id: int, prompts: Sequence[str], config: dict[str, Any]
+) -> dict[int, str]:
+    """The response cache's answers to these prompts of an actor that caches (`config`: as this worker
+    calls it), by their index in `prompts` (cached_answers() in SQL: one round trip for a chunk)."""
     with _autocommit(engine) as conn:
         rows = conn.exec_driver_sql(
-            "SELECT prompt_index, answer FROM cached_answers(%(actor)s, %(prompts)s)",
-            {"actor": actor_id, "prompts": list(prompts)},
+            "SELECT prompt_index, answer FROM cached_answers(%(actor)s, %(prompts)s, %(config)s)",
+            {"actor": actor_id, "prompts": list(prompts), "config": json.dumps(config)},
         ).all()
     return {int(index) - 1: answer for index, answer in rows}
 

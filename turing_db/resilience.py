@@ -133,11 +133,13 @@ class GuardedActor:
         if not self.caches or not tasks:
             return
         try:
-            found = database.cached_answers(self.engine, self._actor_id, [task.prompt for task in tasks])
+            found = database.cached_answers(
+                self.engine, self._actor_id, [task.prompt for task in tasks], self.spec.config
+            )
         except Exception as error:
             log.warning("could not read the response cache", actor=self.name, error=redact(str(error))[:200])
             return
-        self._prefetched = {tasks[index].posting_id: answer for index, answer in found.items()}
+        self._prefetched.update({tasks[index].posting_id: answer for index, answer in found.items()})
 
     def execute(self, task: Task) -> Outcome:
         if (answer := self._prefetched.pop(task.posting_id, None)) is not None:
@@ -214,8 +216,9 @@ class GuardedActor:
             with self._held_changed:  # lost if the admission fails: its lease frees the slot then
                 held = self._held.pop(threading.get_ident(), None)
             admission = database.actor_admit(
-                self.engine, self._actor_id, self.worker, estimate, held, task.prompt if self.caches else None
-            )
+                self.engine, self._actor_id, self.worker, estimate, held,
+                *((task.prompt, self.spec.config) if self.caches else ()),
+            )  # fmt: skip
             if admission.changed_from is not None:
                 log.warning(f"circuit breaker {admission.state}", actor=self.name, from_state=admission.changed_from,
                             state=admission.state)  # fmt: skip

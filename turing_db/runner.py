@@ -398,7 +398,10 @@ class WaveBatchProcessor:
                 return []
             claims.extend(following.claims)
             tokens.append(following.claim_token)
-            return [claim.task() for claim in following.claims]
+            joined = [claim.task() for claim in following.claims]
+            if isinstance(actor, GuardedActor):
+                actor.prefetch(joined)  # an actor that caches: this chunk's cached answers, at once
+            return joined
 
         def store_some() -> None:
             nonlocal handed_over

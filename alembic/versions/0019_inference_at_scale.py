@@ -63,19 +63,27 @@ SELECT cron.schedule('prune-response-cache', '17 * * * *', 'SELECT public.clear_
 
 DOWNGRADE = """
 SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname = 'prune-response-cache';
-DROP FUNCTION public.actor_settle_and_admit(uuid, integer, integer, text, integer, text);
-DROP FUNCTION public.actor_admit(integer, text, integer, text);
+DROP FUNCTION public.actor_settle_and_admit(uuid, integer, integer, text, integer, text, jsonb);
+DROP FUNCTION public.actor_admit(integer, text, integer, text, jsonb);
 DROP FUNCTION public.actor_settle(uuid, integer, text, integer, jsonb, text);
 DROP FUNCTION public.actor_gate_change(integer, text, text, text);
 DROP FUNCTION public.actor_gate_follow_endpoints(integer);
 DROP FUNCTION public.clear_response_cache(text, boolean);
 DROP FUNCTION public.response_cache_status();
-DROP FUNCTION public.cached_answers(integer, text[]);
+DROP FUNCTION public.cached_answers(integer, text[], jsonb);
 DROP FUNCTION public.workflow_check_fallbacks(integer, public.workflow_branch[]);
 DROP TABLE response_cache;
 DROP VIEW public.circuit_breakers;
 DELETE FROM actor_permits WHERE endpoint <> '';
 DELETE FROM actor_gates WHERE endpoint <> '';
+DELETE FROM circuit_breaker_events WHERE endpoint <> '';  -- a server's history would read as the actor's
+-- a list of servers is one server to the code before this revision: the first
+UPDATE actors SET config = jsonb_set(config, ARRAY[key], to_jsonb(endpoints -> 0 ->> 'endpoint'))
+  FROM (VALUES ('ollama', 'url'), ('openai', 'base_url')) AS kind (actor_type, key)
+ WHERE actors.actor_type = kind.actor_type AND jsonb_typeof(config -> kind.key) = 'array'
+   AND actors.endpoints IS NOT NULL;
+SET CONSTRAINTS ALL IMMEDIATE;  -- the strict check now: actors is altered below
+SET CONSTRAINTS ALL DEFERRED;
 CREATE UNIQUE INDEX actor_gates_actor_key ON actor_gates (actor_id);
 ALTER TABLE actor_gates DROP CONSTRAINT actor_gates_pkey,
     ADD CONSTRAINT actor_gates_pkey PRIMARY KEY USING INDEX actor_gates_actor_key;
@@ -116,7 +124,7 @@ def upgrade() -> None:
     install(
         connection,
         "0340_function_workflow_check_actors.sql",
-        "5c33e781e9d9d1789043aaeb3a771f84b0a559df4e8e8d1e6ce9ce32cfa650cc",
+        "22dd060a98719d5a83e4a496c090d930f49d5d89d973dbac2ee480bd54ba1f6d",
     )
     install(
         connection,
@@ -131,7 +139,7 @@ def upgrade() -> None:
     install(
         connection,
         "0708_function_expire_dead_workers_claims.sql",
-        "d7f58f33ff77db4afa12c7665c28692b1cb24df5af7ea787a381832953d927c5",
+        "b555fec3d3e0cb762652384046074d79bba2df8ff1e6c3cff8e6a287e68f4095",
     )
     install(
         connection,
@@ -141,7 +149,7 @@ def upgrade() -> None:
     install(
         connection,
         "0775_function_worker_state.sql",
-        "88cb912186588e2962b18f55832d5989e0092ff3efa2c3ea6ceb40f314609e31",
+        "6e4b09a4874dbc25e3b375a8eb82a5afe1f431a52a7ca88b954633126c4d73ca",
     )
     install(
         connection,
@@ -161,7 +169,7 @@ def upgrade() -> None:
     install(
         connection,
         "0805_function_actor_admit.sql",
-        "a7cbe505ce94ba21effe3a8a9948f2debd56a599a26927854e059175d432f40c",
+        "9231c5457c92bc83059f492deaed1069bfd8c14fed4d3cfd3d4b8f49c4b7f699",
     )
     install(
         connection,
@@ -171,7 +179,7 @@ def upgrade() -> None:
     install(
         connection,
         "0812_function_actor_settle_and_admit.sql",
-        "1125f119819cf79d0e0ad1b608f5c643c0f97eceaed56f5ec0e8af9547e8df2b",
+        "73245a5669c8ac782c030049a12874c3a2879891a0a5426467bdd83a1d05f922",
     )
     install(
         connection,
@@ -181,12 +189,12 @@ def upgrade() -> None:
     install(
         connection,
         "0820_view_circuit_breakers.sql",
-        "4cbb7fe4ce2e31f0e746f9195b2d2ece51ad54d50a38afef1c97b180dd596a95",
+        "183ccdd0e23336fa1954de372a730cbf3310f958a2022d7754fb8ece635f79d4",
     )
     install(
         connection,
         "0832_function_alert_on_breaker_change.sql",
-        "156b5297a488ba0daece1e76c7e36ed8a3d05b4daddee72f8a006caeffd0bb15",
+        "919262158a47fd036c2cb97298ff9c1ab61f98b87da049b74723d68e9510dc85",
     )
     install(
         connection,
@@ -201,12 +209,12 @@ def upgrade() -> None:
     install(
         connection,
         "0874_function_cached_answers.sql",
-        "bbb6f45bc1fdf256f64b049614ccc8df838a5cec9f3281eb93a5ace351534406",
+        "2d23263c69c968111d3866869afd28aed69f9e9ddd6d499f36702978de3071e8",
     )
     install(
         connection,
         "0900_function_apply_role_grants.sql",
-        "945a63a7ecb15241b5ea60e79c75eac0c004b00f5be9c3832faf94b21a93e5b4",
+        "0c96f4304ee2f3ad41d237d289e7376331ca494db177212ecd9ef8d1696db4b3",
     )
     # INSTALL-END
     execute_script(connection, "SELECT public.apply_role_grants();")  # the gate's new signatures

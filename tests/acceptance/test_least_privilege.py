@@ -27,11 +27,11 @@ WORKER_FUNCTIONS = {
     "start_run(integer,text,boolean,bigint,integer,boolean)", "claim_chunk_v2(bigint,text,integer,integer)",
     "claim_chunk(bigint,text,integer)", "complete_chunk(bigint,text,jsonb)", "heartbeat(bigint,text,uuid[])",
     "release_claims(bigint,text,uuid[])", "stop_worker(bigint,text)", "worker_state(bigint,text)",
-    "worker_lock(text)", "actor_admit(integer,text,integer,text)", "actor_settle(uuid,integer,text,integer,jsonb,text)",
-    "actor_settle_and_admit(uuid,integer,integer,text,integer,text)", "refresh_performance_views()",
+    "worker_lock(text)", "actor_admit(integer,text,integer,text,jsonb)", "actor_settle(uuid,integer,text,integer,jsonb,text)",
+    "actor_settle_and_admit(uuid,integer,integer,text,integer,text,jsonb)", "refresh_performance_views()",
     "raise_alert(text,jsonb)", "take_alerts(text,integer)", "record_alert_delivery(bigint,jsonb)",
     "run_report(bigint)", "validate_workflow(integer)", "run_progress(bigint)", "run_summary(bigint)",
-    "posting_counts()", "cron_status()", "clear_response_cache(text,boolean)", "cached_answers(integer,text[])",
+    "posting_counts()", "cron_status()", "clear_response_cache(text,boolean)", "cached_answers(integer,text[],jsonb)",
     "response_cache_status()",
 }  # fmt: skip
 READER_FUNCTIONS = {

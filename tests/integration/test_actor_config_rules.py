@@ -130,7 +130,8 @@ CASES = [
     ("openai", {"model": "m", "base_url": []}),
     ("openai", {"model": "m", "base_url": ["ftp://a/v1"]}),
     # the response cache, for every type
-    ("python", {"callable": "sample_actors:echo", "cache": True, "cache_ttl_seconds": 3600}),
+    ("ollama", {"model": "m", "cache": True, "cache_ttl_seconds": 3600}),
+    ("python", {"callable": "sample_actors:echo", "cache": True}),  # its answer depends on more than its prompt
     ("openai", {"model": "m", "base_url": "http://h/v1", "cache": False}),
     ("python", {"callable": "sample_actors:echo", "cache": "yes"}),
     ("shell", {"command": ["cat"], "cache": True, "cache_ttl_seconds": 0}),

@@ -3,6 +3,7 @@
 import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
+from migrating import migrate_in
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, Connection, Engine
 
@@ -141,3 +142,26 @@ def test_stored_placeholders_are_what_the_tokeniser_gives_today(engine: Engine) 
         )).scalar_one()  # fmt: skip
         total = conn.execute(text("SELECT count(*) FROM instructions")).scalar_one()
     assert total > 0 and stale == 0
+
+
+def test_downgrading_0019_leaves_one_server_per_actor_and_the_actors_history(conn: Connection) -> None:
+    """Before 0019 an actor had one server: a list becomes its first URL, the servers' breakers and
+    history go, the actor's own stay."""
+    conn.execute(text(
+        "INSERT INTO actors (actor_name, actor_type, config) VALUES ('t_spread', 'openai', "
+        "'{\"model\": \"m\", \"base_url\": [{\"url\": \"http://a/v1\", \"max_concurrency\": 2}, \"http://b/v1\"]}');"
+        "INSERT INTO actor_gates (actor_id, endpoint) SELECT actor_id, e FROM actors, "
+        "unnest(ARRAY['', 'http://a/v1']) AS e WHERE actor_name = 't_spread';"
+        "INSERT INTO circuit_breaker_events (actor_id, endpoint, from_state, to_state, reason) "
+        "SELECT actor_id, e, 'closed', 'open', 'test' FROM actors, unnest(ARRAY['', 'http://a/v1']) AS e "
+        "WHERE actor_name = 't_spread'"))  # fmt: skip
+    migrate_in(conn, "0018")
+    assert (
+        conn.execute(text("SELECT config ->> 'base_url' FROM actors WHERE actor_name = 't_spread'")).scalar()
+        == "http://a/v1"
+    )
+    assert conn.execute(text("SELECT count(*) FROM actor_gates JOIN actors USING (actor_id) "
+                             "WHERE actor_name = 't_spread'")).scalar() == 1  # fmt: skip
+    assert conn.execute(text("SELECT count(*) FROM circuit_breaker_events JOIN actors USING (actor_id) "
+                             "WHERE actor_name = 't_spread'")).scalar() == 1  # fmt: skip
+    migrate_in(conn, "head")

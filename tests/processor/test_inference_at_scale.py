@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from workflows import CommittedWorkflows, Step, add_postings
 
 from bench.loopback_llm import Fault, LoopbackLLM
+from turing_db import database
 from turing_db.runner import WaveBatchProcessor
 
 W = 7601
@@ -284,3 +285,58 @@ def test_turing_cache_and_turing_actors_show_and_clear_it(
     assert "empty" in turing(turing_env, "cache").stdout
     unknown = turing(turing_env, "cache", "clear", "--actor", "nobody")
     assert unknown.returncode != 0 and "no actor is named nobody" in unknown.stderr + unknown.stdout
+
+
+def test_an_actor_whose_url_becomes_a_list_follows_its_servers_breakers(
+    engine: Engine, workflows: CommittedWorkflows, servers: tuple[LoopbackLLM, LoopbackLLM]
+) -> None:
+    """A breaker left open from before the url became a list does not stay so: it follows the servers."""
+    a, b = servers
+    one_step(workflows, a.openai_base_url)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO actor_gates (actor_id, state, opened_at, retry_at) "
+                          "SELECT actor_id, 'open', now() - interval '2 minutes', now() - interval '1 minute' "
+                          "FROM actors WHERE actor_name = 'test_python'"))  # fmt: skip
+    workflows.set_actor(
+        "test_python", "openai", {"base_url": [a.openai_base_url, b.openai_base_url], "model": "m"}
+    )
+    add_postings(engine, 20)
+    summary = WaveBatchProcessor(W, engine=engine, chunk_size=20).run()
+    assert (summary.status, summary.completed) == ("completed", 20)
+    assert a.requests + b.requests == 20
+    assert rows(engine, "SELECT state FROM circuit_breakers WHERE actor_name = 'test_python'") == [
+        ("closed",)
+    ]
+    assert rows(engine, "SELECT endpoint, from_state, to_state FROM circuit_breaker_events") == [
+        ("", "open", "closed")
+    ]
+
+
+def test_the_cache_key_is_the_config_the_worker_calls_with(
+    engine: Engine, workflows: CommittedWorkflows
+) -> None:
+    """A chunk that still calls the old model (the row changed meanwhile) stores its answer under the
+    old model's key, not the new one's."""
+    one_step(workflows, "http://127.0.0.1:9/v1", cache=True)
+    with engine.begin() as conn:
+        actor_id = conn.execute(
+            text("SELECT actor_id FROM actors WHERE actor_name = 'test_python'")
+        ).scalar_one()
+        old = conn.execute(
+            text("SELECT config FROM actors WHERE actor_id = :a"), {"a": actor_id}
+        ).scalar_one()
+        conn.execute(
+            text('UPDATE actors SET config = config || \'{"model": "new"}\' WHERE actor_id = :a'),
+            {"a": actor_id},
+        )
+    admission = database.actor_admit(engine, actor_id, "w", 0, None, "the prompt", old)
+    assert admission.decision == "go"
+    database.actor_settle(engine, admission.permit_id, actor_id, "ok", 10, None, "the old model's answer")
+    new = {**old, "model": "new"}
+    assert database.cached_answers(engine, actor_id, ["the prompt"], old) == {0: "the old model's answer"}
+    assert database.cached_answers(engine, actor_id, ["the prompt"], new) == {}
+    assert database.actor_admit(engine, actor_id, "w", 0, None, "the prompt", new).decision == "go"
+    assert (
+        database.actor_admit(engine, actor_id, "w", 0, None, "the prompt", old).answer
+        == "the old model's answer"
+    )

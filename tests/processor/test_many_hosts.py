@@ -94,9 +94,9 @@ def test_hosts_share_one_run_its_cap_and_take_over_a_killed_host(
             out, err = process.communicate(timeout=180)
             expected = -signal.SIGKILL if host == "host-b" else 0
             assert process.returncode == expected, f"{host}: {out}{err}"
-        # taken over by the idle hosts (worker_state(): 10 s without a heartbeat), not by the minutely
+        # taken over by the idle hosts (worker_state(): 40 s without a heartbeat), not by the minutely
         # sweep, which waits for a minute-old heartbeat: not a speed target, which path took over
-        assert time.monotonic() - killed < 45
+        assert time.monotonic() - killed < 58
     finally:
         for process in hosts.values():
             if process.poll() is None:

@@ -33,10 +33,11 @@ KEY_KINDS = {
 
 
 CACHE_RULE = "config.cache must be true or false"
+CACHE_TYPE_RULE = "config.cache is for ollama and openai actors (a python or shell actor's answer depends on more than its prompt)"
 CACHE_TTL_RULE = "config.cache_ttl_seconds must be a number of seconds above 0 (at most 10^9)"
 
 
-def policy_problem(config: dict[str, Any]) -> str | None:
+def policy_problem(config: dict[str, Any], actor_type: str | None = None) -> str | None:
     """The rules the config's retry, breaker, rate_limit and cache break, joined by '; ', or None."""
     broken = [
         rule
@@ -47,6 +48,8 @@ def policy_problem(config: dict[str, Any]) -> str | None:
         broken.append(CACHE_RULE)
     if "cache_ttl_seconds" in config and not _is("period", config["cache_ttl_seconds"]):
         broken.append(CACHE_TTL_RULE)
+    if "cache" in config and actor_type not in (None, "ollama", "openai"):
+        broken.append(CACHE_TYPE_RULE)
     return "; ".join(broken) or None
 
 

@@ -41,7 +41,9 @@ def build_actor(spec: ActorSpec) -> Actor:
         return UnavailableActor(
             spec.actor_name, f"actor type {spec.actor_type!r} is not available in this version"
         )
-    policy = policy_problem(spec.config)  # after the type's own rules, as validate_workflow() lists them
+    policy = policy_problem(
+        spec.config, spec.actor_type
+    )  # after the type's own rules, as validate_workflow() lists them
     try:
         actor = builder(spec)
     except ActorConfigError as exc:
