@@ -552,7 +552,7 @@ FUNCTION alert_on_breaker_change()
     RETURNS trigger
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 a2f751ec61f046ad9051932e70c14263;
+    BODY md5 719c8d819c8920e0975f1b53c0371a59;
 
 FUNCTION alert_on_quarantine()
     RETURNS trigger

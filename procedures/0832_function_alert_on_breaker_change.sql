@@ -12,7 +12,8 @@ BEGIN
     IF NEW.to_state IN ('open', 'closed') THEN
         PERFORM public.raise_alert('circuit_breaker_' || NEW.to_state, jsonb_build_object(
             'actor_name', (SELECT actor.actor_name FROM public.actors AS actor WHERE actor.actor_id = NEW.actor_id),
-            'endpoint', nullif(regexp_replace(NEW.endpoint, '//[^/@]*@', '//'), ''),  -- no user or password 'from_state', NEW.from_state, 'to_state', NEW.to_state, 'reason', NEW.reason,
+            'endpoint', nullif(regexp_replace(NEW.endpoint, '//[^/@]*@', '//'), ''),  -- no user or password
+            'from_state', NEW.from_state, 'to_state', NEW.to_state, 'reason', NEW.reason,
             'changed_at', NEW.changed_at));
     END IF;
     RETURN NULL;

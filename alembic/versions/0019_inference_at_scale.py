@@ -194,7 +194,7 @@ def upgrade() -> None:
     install(
         connection,
         "0832_function_alert_on_breaker_change.sql",
-        "919262158a47fd036c2cb97298ff9c1ab61f98b87da049b74723d68e9510dc85",
+        "6e2c02f3f0ee10321534de3e0050e8c6eb8037bb8dee8761f5d8b07298b41949",
     )
     install(
         connection,

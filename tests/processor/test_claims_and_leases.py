@@ -1,6 +1,8 @@
 """Claims, leases, the sweeper and stale results, driven through the SQL functions (time is simulated
 by back-dating leases, not by sleeping)."""
 
+import time
+
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
@@ -228,6 +230,16 @@ def test_a_step_that_lost_its_actor_during_the_run_is_refused_before_anything_is
     assert {status for status, _, _ in work_rows(engine, run_id).values()} == {"waiting"}
 
 
+def wait_for_backend_exit(engine: Engine, worker: str) -> None:
+    """A closed session's backend exits (and lets its locks go) a moment after the client is gone."""
+    deadline = time.monotonic() + 10
+    with engine.connect() as conn:
+        while conn.execute(text("SELECT worker_alive(:w)"), {"w": worker}).scalar_one():
+            assert time.monotonic() < deadline, "the closed session still holds its lock"
+            time.sleep(0.05)
+            conn.rollback()
+
+
 def test_a_worker_is_alive_while_its_session_holds_its_lock(
     engine: Engine, workflows: CommittedWorkflows
 ) -> None:
@@ -243,6 +255,7 @@ def test_a_worker_is_alive_while_its_session_holds_its_lock(
         database.start_run(engine, W + 2, "host:2:def:0", holds_lock=True)
     session.close()  # the worker's process died: its session, and the lock, are gone
     own.dispose()
+    wait_for_backend_exit(engine, "host:1:abc:0")
     taken = database.start_run(engine, W + 2, "host:2:def:0", holds_lock=True)
     assert (taken.workflow_run_id, taken.resumed) == (run, True)
     assert sorted(status for status, _, _ in work_rows(engine, run).values()) == ["waiting"] * 4
