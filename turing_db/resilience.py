@@ -23,17 +23,18 @@ logged with the posting's result.
 
 Guarded are the actors that call a server (`ollama`, `openai`), and any actor whose config sets
 `retry`, `breaker`, `rate_limit` or `cache: true`, or whose row sets `max_concurrency`: a plain python
-or shell actor costs no database round trip per call.
+or shell actor costs no database round trip per call. A python or shell actor is retried, and its
+failures count against a breaker, only when its config sets `retry` / `breaker`: a cap alone changes
+nothing else. A gate the database cannot answer defers that posting (`gate_unavailable`, not called:
+back to the pool for 5 s).
 
 The database also says where and whether to call: for an actor with several servers, `go` names the
 server (`endpoint`) the call is sent to, each server having a breaker and cap of its own; for an actor
-whose config sets `cache: true`, the admission carries the prompt, and `cached` answers it from
-`response_cache` without a call (no permit, no tokens; recorded as a cached call), while `wait` with
-reason `cache` says that another call for the same prompt is in flight: one call per prompt, however
-many workers ask. Such an actor's successes are settled at once, with their answer, for the others. A python or shell actor is retried, and its failures count
-against a breaker, only when its config sets `retry` / `breaker`: a cap alone changes nothing else.
-A gate the database cannot answer defers that posting (`gate_unavailable`, not called: back to the
-pool for 5 s).
+whose config sets `cache: true`, the admission carries the prompt (and the config this worker calls
+with), and `cached` answers it from `response_cache` without a call (no permit, no tokens; recorded
+as a cached call), while `wait` with reason `cache` says that another call for the same prompt is in
+flight: one call per prompt, however many workers ask. Such an actor's successes are settled at once,
+with their answer, for the others; `prefetch()` asks for a whole chunk's cached answers at once.
 """
 
 from __future__ import annotations
@@ -228,8 +229,8 @@ class GuardedActor:
                 return admission
             metrics.WAITS.labels(self.name, admission.reason or "breaker").inc()
             wait = admission.wait_seconds
-            if admission.reason in ("concurrency", "cache"):  # no slot, or another call asks the same:
-                wait, busy_wait = busy_wait, min(busy_wait * 2, CONCURRENCY_WAIT_SECONDS[1])  # back off
+            if admission.reason in ("concurrency", "cache"):  # no slot, or the same prompt is in flight:
+                wait, busy_wait = busy_wait, min(busy_wait * 2, CONCURRENCY_WAIT_SECONDS[1])  # ask less often
             if not self._sleep(max(wait, 0.01)):
                 return admission
 
