@@ -490,14 +490,14 @@ FUNCTION actor_admit(integer,text,integer,text,jsonb)
     RETURNS json
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER PARALLEL UNSAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 a4fc3c148136790e7c85a7cc124d4170;
+    BODY md5 3e24b48ccb734b9c05c8175fbb65f97a;
 
 FUNCTION actor_endpoints(jsonb,text)
     ARGUMENTS p_config jsonb, p_actor_type text
     RETURNS jsonb
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path=pg_catalog, public, pg_temp
-    BODY md5 15b0768a7877fff69b16115bb0aabf40;
+    BODY md5 f8df0ad87c1658018ad952932692f627;
 
 FUNCTION actor_gate_change(integer,text,text,text)
     ARGUMENTS p_actor_id integer, p_to_state text, p_reason text, p_endpoint text DEFAULT ''::text

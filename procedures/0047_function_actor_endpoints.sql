@@ -26,11 +26,10 @@ AS $function$
                                        AND (NOT element.value ? 'max_concurrency'
                                             OR jsonb_typeof(element.value -> 'max_concurrency') = 'number')
                     ELSE false END AS shaped
-          FROM jsonb_array_elements(
-                   CASE WHEN jsonb_typeof(p_config -> CASE p_actor_type WHEN 'openai' THEN 'base_url' ELSE 'url' END) = 'array'
-                             AND p_actor_type IN ('ollama', 'openai')
-                        THEN p_config -> CASE p_actor_type WHEN 'openai' THEN 'base_url' ELSE 'url' END
-                        ELSE '[]' END) WITH ORDINALITY AS element (value, position)
+          FROM (SELECT p_config -> CASE p_actor_type WHEN 'openai' THEN 'base_url' WHEN 'ollama' THEN 'url' END
+                       AS servers) AS configured
+         CROSS JOIN jsonb_array_elements(CASE WHEN jsonb_typeof(configured.servers) = 'array' THEN configured.servers
+                                              ELSE '[]' END) WITH ORDINALITY AS element (value, position)
     )
     SELECT CASE WHEN count(*) > 0 AND bool_and(listed.shaped AND listed.endpoint ~ '^https?://[^\s]+$'
                                                AND coalesce(listed.max_concurrency BETWEEN 1 AND 100000

@@ -60,6 +60,7 @@ DECLARE
     answer      text;
     server      record;
     endpoint    text := '';
+    servers_changed boolean := false;
 BEGIN
     -- the gate is advisory state, called twice per LLM call: its commit need not wait for the disk (a
     -- crash of the server loses at most its last instants: a permit, a bucket's refill, a failure)
@@ -132,28 +133,28 @@ BEGIN
                         JOIN jsonb_to_recordset(actor.endpoints) AS listed (endpoint text) ON listed.endpoint = g.endpoint
                        WHERE g.actor_id = p_actor_id AND g.state = 'open' AND now() >= g.retry_at LOOP
             PERFORM public.actor_gate_change(p_actor_id, 'half_open', 'reset_seconds passed: probing', server.endpoint);
-            changed_from := gate.state;  -- the actor's, if it changes with its servers'
+            servers_changed := true;
         END LOOP;
         -- a server changed, or the actor's breaker is not closed (it may be left from before its
         -- url became a list, or the list changed): it follows its servers again
-        IF changed_from IS NOT NULL OR gate.state <> 'closed' THEN
+        IF servers_changed OR gate.state <> 'closed' THEN
             changed_from := gate.state;
             gate := public.actor_gate_follow_endpoints(p_actor_id);
             changed_from := nullif(changed_from, gate.state);
         END IF;
-        SELECT listed.endpoint, coalesce(g.state, 'closed') AS state,
-               coalesce(g.state, 'closed') = 'closed' OR coalesce(flying.probes, 0) < (policy -> 'breaker' ->> 'half_open_probes')::numeric AS breaker_lets,
-               listed.max_concurrency IS NULL OR coalesce(flying.calls, 0) < listed.max_concurrency AS cap_lets
-          INTO server
-          FROM jsonb_to_recordset(actor.endpoints) AS listed (endpoint text, max_concurrency integer, position integer)
-          LEFT JOIN public.actor_gates AS g ON g.actor_id = p_actor_id AND g.endpoint = listed.endpoint  -- none: closed
-          LEFT JOIN (SELECT permit.endpoint, count(*) AS calls, count(*) FILTER (WHERE permit.probe) AS probes
-                       FROM public.actor_permits AS permit WHERE permit.actor_id = p_actor_id
-                      GROUP BY permit.endpoint) AS flying ON flying.endpoint = listed.endpoint
-         WHERE g.state IS DISTINCT FROM 'open'
-         ORDER BY (coalesce(g.state, 'closed') = 'closed' OR coalesce(flying.probes, 0) < (policy -> 'breaker' ->> 'half_open_probes')::numeric)
-                  AND (listed.max_concurrency IS NULL OR coalesce(flying.calls, 0) < listed.max_concurrency) DESC,
-                  coalesce(flying.calls, 0), listed.position
+        SELECT candidate.* INTO server
+          FROM (SELECT listed.endpoint, listed.position, coalesce(flying.calls, 0) AS calls,
+                       coalesce(g.state, 'closed') AS state,  -- no row yet: closed
+                       coalesce(g.state, 'closed') = 'closed'
+                           OR coalesce(flying.probes, 0) < (policy -> 'breaker' ->> 'half_open_probes')::numeric AS breaker_lets,
+                       listed.max_concurrency IS NULL OR coalesce(flying.calls, 0) < listed.max_concurrency AS cap_lets
+                  FROM jsonb_to_recordset(actor.endpoints) AS listed (endpoint text, max_concurrency integer, position integer)
+                  LEFT JOIN public.actor_gates AS g ON g.actor_id = p_actor_id AND g.endpoint = listed.endpoint
+                  LEFT JOIN (SELECT permit.endpoint, count(*) AS calls, count(*) FILTER (WHERE permit.probe) AS probes
+                               FROM public.actor_permits AS permit WHERE permit.actor_id = p_actor_id
+                              GROUP BY permit.endpoint) AS flying ON flying.endpoint = listed.endpoint
+                 WHERE g.state IS DISTINCT FROM 'open') AS candidate
+         ORDER BY candidate.breaker_lets AND candidate.cap_lets DESC, candidate.calls, candidate.position
          LIMIT 1;
         IF server.endpoint IS NULL THEN  -- every server's breaker is open
             gate := public.actor_gate_follow_endpoints(p_actor_id);

@@ -147,6 +147,17 @@ def turing_env(
 
 
 @pytest.fixture
+def fresh_gates(engine: Engine) -> Iterator[None]:
+    """Afterwards, every actor gate, permit, breaker event and cached answer is gone, test_python has no
+    cap and the second actor of the fallback tests no row (`pytest.mark.usefixtures("fresh_gates")`)."""
+    yield
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE actor_gates, actor_permits, circuit_breaker_events, response_cache"))
+        conn.execute(text("UPDATE actors SET max_concurrency = NULL WHERE actor_name = 'test_python'"))
+        conn.execute(text("DELETE FROM actors WHERE actor_name = 'test_fallback'"))
+
+
+@pytest.fixture
 def workflows(engine: Engine) -> Iterator[CommittedWorkflows]:
     """Build committed test workflows; they, their runs and all postings are removed afterwards."""
     built = CommittedWorkflows(engine)

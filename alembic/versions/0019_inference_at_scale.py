@@ -108,7 +108,7 @@ def upgrade() -> None:
     install(
         connection,
         "0047_function_actor_endpoints.sql",
-        "094b5a7b5a935e6fe5718d54c2e9c037bf39b4b5571e0518272829a7bf126494",
+        "6e802323d5b33bea3c1e54c7eb47b412c0049a6ab581642b52e097c823072ad8",
     )
     install(
         connection,
@@ -169,7 +169,7 @@ def upgrade() -> None:
     install(
         connection,
         "0805_function_actor_admit.sql",
-        "9231c5457c92bc83059f492deaed1069bfd8c14fed4d3cfd3d4b8f49c4b7f699",
+        "f2964ecdebe754ee3e3b6efc943e95a1291e67817f746d0009b0ad6d40a2ae3b",
     )
     install(
         connection,

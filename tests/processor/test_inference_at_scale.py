@@ -20,19 +20,13 @@ from turing_db.runner import WaveBatchProcessor
 W = 7601
 NO_RETRY_WAIT = {"max_attempts": 3, "base_seconds": 0.01, "cap_seconds": 0.02}
 
+pytestmark = pytest.mark.usefixtures("fresh_gates")  # tests/conftest.py
+
 
 @pytest.fixture
 def servers() -> Iterator[tuple[LoopbackLLM, LoopbackLLM]]:
     with LoopbackLLM(latency=0.03, slots=16) as a, LoopbackLLM(latency=0.03, slots=16) as b:
         yield a, b
-
-
-@pytest.fixture(autouse=True)
-def fresh_gates(engine: Engine) -> Iterator[None]:
-    yield
-    with engine.begin() as conn:
-        conn.execute(text("TRUNCATE actor_gates, actor_permits, circuit_breaker_events, response_cache"))
-        conn.execute(text("DELETE FROM actors WHERE actor_name = 'test_fallback'"))
 
 
 def rows(engine: Engine, query: str, **parameters: object) -> list[tuple]:

@@ -23,6 +23,8 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 TESTS_DIR = PROJECT_DIR / "tests"
 CANARY_KEY = "sk-canary-6f0e1d2c3b4a"
 
+pytestmark = pytest.mark.usefixtures("fresh_gates")  # tests/conftest.py
+
 
 @pytest.fixture
 def llm() -> Iterator[LoopbackLLM]:
@@ -46,14 +48,6 @@ def one_llm_step(workflows: CommittedWorkflows, llm: LoopbackLLM, **config: obje
 def rows(engine: Engine, query: str) -> list[tuple]:
     with engine.connect() as conn:
         return [tuple(row) for row in conn.execute(text(query))]
-
-
-@pytest.fixture(autouse=True)
-def fresh_gates(engine: Engine) -> Iterator[None]:
-    yield
-    with engine.begin() as conn:
-        conn.execute(text("TRUNCATE actor_gates, actor_permits, circuit_breaker_events"))
-        conn.execute(text("UPDATE actors SET max_concurrency = NULL WHERE actor_name = 'test_python'"))
 
 
 def test_an_outage_costs_the_threshold_and_the_calls_in_flight_not_the_chunk(

@@ -20,7 +20,7 @@ from workflows import CommittedWorkflows, Step, add_postings
 
 from bench.loopback_llm import LoopbackLLM
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("fresh_gates")]
 W = 7651
 HOSTS = ("host-a", "host-b", "host-c")
 CAP = 4
@@ -56,14 +56,6 @@ def rows(engine: Engine, query: str, **parameters: object) -> list[tuple]:
 def llm() -> Iterator[LoopbackLLM]:
     with LoopbackLLM(latency=0.05, slots=16) as server:
         yield server
-
-
-@pytest.fixture(autouse=True)
-def fresh_gates(engine: Engine) -> Iterator[None]:
-    yield
-    with engine.begin() as conn:
-        conn.execute(text("TRUNCATE actor_gates, actor_permits, circuit_breaker_events"))
-        conn.execute(text("UPDATE actors SET max_concurrency = NULL WHERE actor_name = 'test_python'"))
 
 
 def test_hosts_share_one_run_its_cap_and_take_over_a_killed_host(
